@@ -1,0 +1,290 @@
+"""The ``genmm`` command line (typer). Only this module prints."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+import yaml
+
+from genmm import recipe as recipes
+from genmm.errors import GenmmError, RecipeError
+from genmm.registry import KINDS, check_call
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Train and run GANs from YAML recipes, through plugins.")
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Typed genmm errors print in one line; ``--debug`` (or GENMM_DEBUG=1) shows tracebacks."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = kwargs.get("debug") or os.environ.get("GENMM_DEBUG") == "1"
+        logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s")
+        try:
+            return function(*args, **kwargs)
+        except GenmmError as error:
+            if debug:
+                raise
+            fail(str(error))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return wrapper
+
+
+def manager_for(plugin_files: list[Path] | None):
+    from genmm.plugins import get_manager
+
+    return get_manager([str(p) for p in plugin_files or []])
+
+
+PluginOption = typer.Option(None, "--plugin", help="A one-off plugin file (repeatable).")
+DebugOption = typer.Option(False, "--debug", help="Show tracebacks.")
+
+
+def find_recipe(name: str) -> Path:
+    path = Path(name)
+    if path.exists():
+        return path
+    for candidate in (RECIPES_DIR / name, RECIPES_DIR / f"{name}.yaml"):
+        if candidate.exists():
+            return candidate
+    raise RecipeError("recipe file not found (nor among the shipped recipes)", file=name)
+
+
+@app.command()
+@guarded
+def run(
+    recipe: Optional[str] = typer.Argument(None, help="Recipe YAML (or a shipped recipe's name)."),
+    overrides: Optional[list[str]] = typer.Argument(None, help="Dotted overrides: key.path=value"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved recipe and exit."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (overrides `out`)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Cap every phase."),
+    plugin: Optional[list[Path]] = PluginOption,
+    debug: bool = DebugOption,
+) -> None:
+    """Train a recipe."""
+    from genmm.progress import TrainingProgress
+    from genmm.trainer import checkpoint
+    from genmm.trainer.loop import Trainer
+    from genmm.trainer.run import Run
+
+    overrides = list(overrides or [])
+    if recipe is not None and "=" in recipe and not Path(recipe).exists():
+        overrides.insert(0, recipe)
+        recipe = None
+    if recipe is None and resume is None:
+        fail("give a recipe, or --resume RUN_FOLDER")
+    manager = manager_for(plugin)
+    folder = None
+    if resume is not None:
+        folder = checkpoint.find(resume)
+    recipe_path = find_recipe(recipe) if recipe else folder / checkpoint.RECIPE
+    resolved = recipes.resolve(recipe_path, overrides)
+    if out is not None:
+        resolved["out"] = str(out)
+    elif resume is not None:
+        resolved["out"] = str(resume)
+    recipes.validate(resolved, manager.registry, str(recipe_path))
+    if dry_run:
+        typer.echo(recipes.dump(resolved), nl=False)
+        return
+    run_folder = Path(resolved.get("out") or "runs/run")
+    if folder is None and checkpoint.latest(run_folder / "checkpoints") is not None:
+        fail(f"{run_folder} already holds checkpoints; continue it with --resume {run_folder} "
+             "or choose another --out (nothing was overwritten)")
+    run_ = Run(resolved, manager, recipe_file=str(recipe_path), out=run_folder)
+    run_.out.mkdir(parents=True, exist_ok=True)
+    (run_.out / "recipe.yaml").write_text(run_.recipe_text(), encoding="utf-8")
+    with TrainingProgress(enabled=resolved["trainer"]["progress"]) as progress:
+        trainer = Trainer(run_, max_steps=max_steps, progress=progress)
+        if folder is not None:
+            trainer.resume_from(folder)
+        status = trainer.fit()
+    last = checkpoint.latest(run_.checkpoints)
+    if status == "interrupted":
+        typer.echo(f"{run_.stop_requested}: stopped at step {run_.step}, saved {last}; "
+                   f"continue with: genmm run --resume {run_.out}", err=True)
+        raise typer.Exit(130 if run_.stop_requested == "SIGINT" else 143)
+    typer.echo(f"done: {run_.step} steps, run folder {run_.out}, last checkpoint {last}")
+
+
+def parse_extra(arguments: list[str]) -> dict[str, Any]:
+    """``--text "Hi" --top-k 40 --mix`` -> {"text": "Hi", "top_k": 40, "mix": True}."""
+    options: dict[str, Any] = {}
+    index = 0
+    while index < len(arguments):
+        item = arguments[index]
+        if not item.startswith("--"):
+            raise RecipeError(f"unexpected argument '{item}' (options look like --name value)")
+        key = item[2:].replace("-", "_")
+        if "=" in key:
+            key, value = key.split("=", 1)
+            options[key] = yaml.safe_load(value)
+        elif index + 1 < len(arguments) and not arguments[index + 1].startswith("--"):
+            raw = arguments[index + 1]
+            value = yaml.safe_load(raw)
+            options[key] = raw if isinstance(value, (dict, list)) or value is None else value
+            index += 1
+        else:
+            options[key] = True
+        index += 1
+    return options
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@guarded
+def generate(
+    context: typer.Context,
+    target: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
+    n: int = typer.Option(16, "--n", help="How many samples."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file or folder."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the samples."),
+    plugin: Optional[list[Path]] = PluginOption,
+    debug: bool = DebugOption,
+) -> None:
+    """Generate from a trained run; modality options (--text, --label, …) go to its writer."""
+    from genmm.trainer.run import Run
+
+    options = parse_extra(list(context.args))
+    manager = manager_for(plugin)
+    run_ = Run.from_checkpoint(target, manager, build_data=False)
+    if run_.writer is None:
+        fail(f"{target}: the recipe has no 'writer', so it cannot generate files")
+    signature = inspect.signature(run_.writer.generate)
+    parameters = [p for p in signature.parameters.values() if p.name not in ("run", "n", "out")]
+    check_call(run_.writer.generate, signature.replace(parameters=parameters), options,
+               file=str(target), key="generate", skip=frozenset())
+    run_.generate_seed = seed
+    written = run_.writer.generate(run_, n, output, **options)
+    for path in written:
+        typer.echo(str(path))
+
+
+@app.command(name="eval")
+@guarded
+def evaluate(
+    target: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
+    overrides: Optional[list[str]] = typer.Argument(None, help="Dotted overrides of the recipe."),
+    plugin: Optional[list[Path]] = PluginOption,
+    debug: bool = DebugOption,
+) -> None:
+    """Compute the recipe's metrics on a checkpoint; prints one JSON line."""
+    from genmm.trainer.run import Run
+
+    manager = manager_for(plugin)
+    run_ = Run.from_checkpoint(target, manager, overrides=list(overrides or []))
+    results: dict[str, float] = {}
+    for figures in manager.hook.genmm_evaluate(run=run_, step=run_.step):
+        results.update(figures or {})
+    record = {"checkpoint": str(run_.checkpoint_folder), "step": run_.step, **results}
+    typer.echo(json.dumps(record))
+
+
+@app.command()
+@guarded
+def plugins(
+    hooks: bool = typer.Option(False, "--hooks", help="Also list each plugin's hooks."),
+    plugin: Optional[list[Path]] = PluginOption,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    debug: bool = DebugOption,
+) -> None:
+    """Every loaded plugin: where it came from, its version and what it registered."""
+    manager = manager_for(plugin)
+    manager.registry  # noqa: B018 - fills `registered`
+    rows = []
+    for info in manager.infos.values():
+        row = {"name": info.name, "source": info.source, "version": info.version,
+               "registered": info.registered}
+        if info.error:
+            row["error"] = info.error
+        if hooks:
+            row["hooks"] = info.hooks
+        rows.append(row)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        version = f" {row['version']}" if row["version"] else ""
+        typer.echo(f"{row['name']}{version}  ({row['source']})")
+        if "error" in row:
+            typer.echo(f"  FAILED TO LOAD: {row['error']}")
+        for kind in KINDS:
+            names = row["registered"].get(kind)
+            if names:
+                typer.echo(f"  {kind}: {', '.join(names)}")
+        if hooks and row.get("hooks"):
+            typer.echo(f"  hooks: {', '.join(row['hooks'])}")
+
+
+@app.command(name="recipes")
+@guarded
+def list_recipes(debug: bool = DebugOption) -> None:
+    """The recipes that ship, one line each."""
+    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+        data = recipes.read_yaml(path)
+        typer.echo(f"{path.stem:<22} {data.get('description', '')}")
+
+
+@app.command(name="new-plugin")
+@guarded
+def new_plugin(
+    name: str = typer.Argument(..., help="Plugin name, e.g. 'mygan' (package genmm_mygan)."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Where to create the package."),
+    debug: bool = DebugOption,
+) -> None:
+    """Write a working plugin package skeleton with its test."""
+    from genmm.scaffold import write_plugin
+
+    folder = write_plugin(name, directory)
+    typer.echo(f"created {folder}; install it with: pip install -e {folder}")
+
+
+@app.command()
+@guarded
+def bench(
+    recipe: str = typer.Argument(..., help="Recipe YAML."),
+    overrides: Optional[list[str]] = typer.Argument(None, help="Dotted overrides."),
+    steps: int = typer.Option(200, "--steps", help="Measured steps per repeat."),
+    warmup: int = typer.Option(20, "--warmup", help="Unmeasured steps first."),
+    repeats: int = typer.Option(3, "--repeats", help="Alternating repeats (median)."),
+    plugin: Optional[list[Path]] = PluginOption,
+    debug: bool = DebugOption,
+) -> None:
+    """Steps/s, samples/s, peak memory and framework overhead against a bare loop, as JSON."""
+    from genmm.bench import benchmark
+
+    manager = manager_for(plugin)
+    path = find_recipe(recipe)
+    resolved = recipes.resolve(path, list(overrides or []))
+    recipes.validate(resolved, manager.registry, str(path))
+    result = benchmark(resolved, manager, str(path), steps=steps, warmup=warmup,
+                       repeats=repeats)
+    typer.echo(json.dumps(result))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
+
+

@@ -1,0 +1,36 @@
+"""The core's own plugin: the loss zoo, the ``core.gan`` trainer and recipe evaluation.
+
+It is loaded through the same manager as every other plugin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from genmm.hookspecs import Register, hookimpl
+from genmm.losses import ADVERSARIAL, REGULARISERS
+from genmm.trainer.gan import GANTrainer
+
+if TYPE_CHECKING:
+    from genmm.trainer.run import Run
+
+
+@hookimpl
+def genmm_register_losses(register: Register) -> None:
+    for name, factory in {**ADVERSARIAL, **REGULARISERS}.items():
+        register(name, factory)
+
+
+@hookimpl
+def genmm_register_trainers(register: Register) -> None:
+    register("core.gan", GANTrainer, paper="Goodfellow et al. 2014, algorithm 1")
+
+
+@hookimpl
+def genmm_evaluate(run: Run, step: int) -> dict[str, float]:
+    """The recipe's ``eval.metrics``, each on a private random stream seeded by the step."""
+    results: dict[str, float] = {}
+    for metric in run.metrics:
+        with run.evaluating(seed=run.recipe["seed"] + 7919):
+            results.update({k: float(v) for k, v in metric(run).items()})
+    return results

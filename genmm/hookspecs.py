@@ -1,0 +1,86 @@
+"""The genmm plugin contract: every hook a plugin may implement.
+
+Registration hooks receive a ``register(name, factory, **about)`` callback. ``name`` is
+``<plugin>.<thing>``; ``factory`` is any callable whose signature is the schema that recipes
+are checked against; ``about`` is free text shown by ``genmm plugins`` (e.g. ``paper=...``).
+
+Lifecycle hooks see every run: the :class:`genmm.trainer.Run` object carries the recipe, the
+models, the data and the run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from genmm.trainer.run import Run
+
+hookspec = pluggy.HookspecMarker("genmm")
+hookimpl = pluggy.HookimplMarker("genmm")
+
+Register = Callable[..., None]
+
+
+@hookspec
+def genmm_register_datasets(register: Register) -> None:
+    """Register dataset factories: ``register("toy.ring", RingDataset)``."""
+
+
+@hookspec
+def genmm_register_models(register: Register) -> None:
+    """Register model factories (``nn.Module`` classes or functions returning one)."""
+
+
+@hookspec
+def genmm_register_losses(register: Register) -> None:
+    """Register loss factories (subclasses of :class:`genmm.losses.Loss`)."""
+
+
+@hookspec
+def genmm_register_trainers(register: Register) -> None:
+    """Register trainer factories: phases (subclasses of :class:`genmm.trainer.Phase`)."""
+
+
+@hookspec
+def genmm_register_metrics(register: Register) -> None:
+    """Register metric factories (subclasses of :class:`genmm.metrics.Metric`)."""
+
+
+@hookspec
+def genmm_register_writers(register: Register) -> None:
+    """Register writer factories (subclasses of :class:`genmm.writers.Writer`)."""
+
+
+@hookspec
+def genmm_run_start(run: Run) -> None:
+    """Called once when a run (or a resumed run) starts, after models are built."""
+
+
+@hookspec
+def genmm_step_end(run: Run, step: int, logs: dict[str, float]) -> None:
+    """Called after every optimisation step with the global step and the step's losses."""
+
+
+@hookspec
+def genmm_evaluate(run: Run, step: int) -> dict[str, float]:
+    """Called every ``eval.every`` steps; return figures to log (merged over plugins)."""
+
+
+@hookspec
+def genmm_checkpoint_saved(run: Run, path: Path) -> None:
+    """Called after a checkpoint folder is complete and ``last`` points at it."""
+
+
+@hookspec
+def genmm_run_end(run: Run, status: str) -> None:
+    """Called once when a run ends; ``status`` is "completed", "interrupted" or "failed"."""
+
+
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name, value in dict(globals()).items() if name.startswith("genmm_") and callable(value)
+)
+
+__all__ = ["hookimpl", "hookspec", "HOOK_NAMES", "Register", "Any"]

@@ -1,0 +1,180 @@
+"""The plugin manager: entry points of group ``genmm``, the core's own plugin, ``--plugin``.
+
+Shape taken from simonw/llm: built-in components load through the same manager as a third
+party's, ``GENMM_DISABLE_PLUGINS`` (comma-separated names, or ``all`` for every entry-point
+plugin) chooses what loads, and a plugin that fails to import is reported while others load.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from genmm import hookspecs
+from genmm.errors import PluginError
+from genmm.registry import KINDS, Registry
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "genmm"
+CORE_PLUGIN = "genmm.core_plugin"
+
+
+@dataclass
+class PluginInfo:
+    """Where a plugin came from and what it registered."""
+
+    name: str
+    source: str
+    version: str | None = None
+    error: str | None = None
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    hooks: list[str] = field(default_factory=list)
+
+
+class PluginManager:
+    """Loads plugins, checks their hooks and fills a :class:`Registry`."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("genmm")
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self._registry: Registry | None = None
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def add(self, module: ModuleType | object, name: str, source: str, version: str | None):
+        if self.pm.get_plugin(name) is not None or name in self.infos:
+            previous = self.infos[name].source if name in self.infos else "?"
+            raise PluginError(f"plugin name '{name}' is taken twice: {previous} and {source}")
+        self.pm.register(module, name=name)
+        self.infos[name] = PluginInfo(name, source, version)
+        self._registry = None
+
+    def load_default(self, extra_files: list[str] | tuple[str, ...] = ()) -> None:
+        """Load the core plugin, every entry point of group ``genmm`` and ``extra_files``."""
+        disabled = {p.strip() for p in os.environ.get("GENMM_DISABLE_PLUGINS", "").split(",")}
+        disabled.discard("")
+        import genmm.core_plugin as core
+
+        self.add(core, "core", "genmm (built in)", _version("genmm"))
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if "all" in disabled or entry_point.name in disabled:
+                continue
+            distribution = entry_point.dist.name if entry_point.dist else "?"
+            version = entry_point.dist.version if entry_point.dist else None
+            source = f"{distribution} (entry point {entry_point.value})"
+            try:
+                module = entry_point.load()
+            except Exception as error:  # report by name, keep loading the others
+                log.warning("plugin '%s' failed to load: %s", entry_point.name, error)
+                self.infos[entry_point.name] = PluginInfo(
+                    entry_point.name, source, version, error=f"{type(error).__name__}: {error}"
+                )
+                continue
+            self.add(module, entry_point.name, source, version)
+        for path in extra_files:
+            self.load_file(path)
+        self.check()
+
+    def load_file(self, path: str | os.PathLike[str]) -> None:
+        """Load a one-off plugin from a Python file (``genmm run --plugin FILE.py``)."""
+        file = Path(path)
+        if not file.is_file():
+            raise PluginError(f"{file}: plugin file not found")
+        name = file.stem
+        spec = importlib.util.spec_from_file_location(f"genmm_file_plugin_{name}", file)
+        if spec is None or spec.loader is None:
+            raise PluginError(f"{file}: cannot be imported as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            raise PluginError(f"{file}: plugin failed to import: {type(error).__name__}: {error}")
+        self.add(module, name, f"file {file}", None)
+        self.check()
+
+    def check(self) -> None:
+        """Fail on hook implementations that match no hook (a misspelled hook name)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as error:
+            raise PluginError(f"plugin '{error.plugin_name}' has an unknown hook: {error}")
+        for name, info in self.infos.items():
+            plugin = self.pm.get_plugin(name)
+            if plugin is None:
+                continue
+            info.hooks = sorted(
+                caller.name for caller in self.pm.get_hookcallers(plugin) or []
+            )
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = self._build_registry()
+        return self._registry
+
+    def _build_registry(self) -> Registry:
+        registry = Registry()
+        for info in self.infos.values():
+            info.registered = {}
+        for kind in KINDS:
+            caller = getattr(self.pm.hook, f"genmm_register_{kind}")
+            for implementation in caller.get_hookimpls():
+                plugin_name = implementation.plugin_name
+
+                def register(name: str, factory: Any, _p: str = plugin_name, _k=kind, **about):
+                    registry.add(_k, name, factory, _p, **about)
+                    self.infos[_p].registered.setdefault(_k, []).append(name)
+
+                try:
+                    implementation.function(register=register)
+                except PluginError:
+                    raise
+                except Exception as error:
+                    raise PluginError(
+                        f"plugin '{plugin_name}' failed in genmm_register_{kind}: "
+                        f"{type(error).__name__}: {error}"
+                    ) from error
+        return registry
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+_manager: PluginManager | None = None
+
+
+def get_manager(extra_files: list[str] | tuple[str, ...] = ()) -> PluginManager:
+    """The process-wide plugin manager, loaded on first use."""
+    global _manager
+    if _manager is None:
+        manager = PluginManager()
+        manager.load_default()
+        _manager = manager
+    for path in extra_files:
+        if Path(path).stem not in _manager.infos:
+            _manager.load_file(path)
+    return _manager
+
+
+def reset_manager() -> None:
+    """Forget the loaded plugins (tests; after changing GENMM_DISABLE_PLUGINS)."""
+    global _manager
+    _manager = None

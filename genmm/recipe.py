@@ -1,0 +1,248 @@
+"""Recipes: safe-loaded YAML, ``base:`` composition, dotted overrides, validation.
+
+A recipe names components by registry name and gives their arguments; every argument is
+checked against its factory's signature before anything is built.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genmm.errors import RecipeError
+from genmm.registry import Registry, check_call, closest
+
+TOP_LEVEL: dict[str, str] = {
+    "base": "a recipe file (or list of files) merged first, relative to this one",
+    "description": "one line shown by `genmm recipes`",
+    "seed": "integer seed of python, numpy and torch",
+    "out": "run folder",
+    "data": "dataset: {name, ...arguments}",
+    "models": "mapping role -> {name, ...arguments}",
+    "losses": "mapping role -> {name, ...arguments}",
+    "phases": "ordered mapping phase name -> {trainer, max_steps | epochs, batch_size, ...}",
+    "eval": "{every, metrics: [name | {name, ...}]}",
+    "samples": "{every, n}: sample dumps through the writer",
+    "writer": "{name, ...}: writes samples and `genmm generate` output",
+    "checkpoint": "{every, keep}",
+    "trainer": "{device, precision, on_nan, log_every, progress}",
+    "versions": "written by genmm: versions of genmm and plugins (ignored on load)",
+}
+
+PHASE_LOOP_KEYS = {"trainer", "max_steps", "epochs", "batch_size"}
+SECTION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "eval": {"every": int, "metrics": list},
+    "samples": {"every": int, "n": int},
+    "checkpoint": {"every": int, "keep": int},
+    "trainer": {
+        "device": str,
+        "precision": str,
+        "on_nan": str,
+        "log_every": int,
+        "progress": bool,
+        "rollback_lr_factor": (int, float),
+    },
+}
+CHOICES = {
+    ("trainer", "on_nan"): ("stop", "rollback"),
+    ("trainer", "precision"): ("auto", "fp32", "bf16"),
+}
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "eval": {"every": 0, "metrics": []},
+    "samples": {"every": 0, "n": 64},
+    "checkpoint": {"every": 1000, "keep": 3},
+    "trainer": {
+        "device": "auto",
+        "precision": "auto",
+        "on_nan": "stop",
+        "log_every": 10,
+        "progress": True,
+        "rollback_lr_factor": 0.5,
+    },
+}
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Safe-load one YAML mapping; malformed YAML names the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError("recipe file not found", file=str(path))
+    except (OSError, UnicodeDecodeError) as error:
+        raise RecipeError(f"cannot read: {error}", file=str(path))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise RecipeError(f"malformed YAML{line}: {problem}", file=str(path))
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"expected a mapping at the top, got {type(data).__name__}", file=str(path))
+    return data
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge; a value of ``None`` in ``over`` (YAML ``~``) removes the key."""
+    result = copy.deepcopy(base)
+    for key, value in over.items():
+        if value is None and key in result and isinstance(result[key], dict):
+            del result[key]
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            # a new component name replaces the base's arguments instead of mixing them
+            if "name" in value and value.get("name") != result[key].get("name"):
+                result[key] = copy.deepcopy(value)
+            else:
+                result[key] = merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def load(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Load a recipe and its ``base:`` chain (bases first, this file last)."""
+    path = Path(path).resolve()
+    if path in _stack:
+        chain = " -> ".join(p.name for p in (*_stack, path))
+        raise RecipeError(f"'base:' cycle: {chain}", file=str(path), key="base")
+    data = read_yaml(path)
+    bases = data.pop("base", None)
+    if bases is None:
+        bases = []
+    elif isinstance(bases, str):
+        bases = [bases]
+    elif not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise RecipeError("expected a file name or a list of file names", file=str(path), key="base")
+    merged: dict[str, Any] = {}
+    for base in bases:
+        merged = merge(merged, load(path.parent / base, (*_stack, path)))
+    return merge(merged, data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise RecipeError(f"override '{text}' is not of the form key.path=value", key=text)
+    key, _, raw = text.partition("=")
+    parts = [p for p in key.strip().split(".")]
+    if not all(parts):
+        raise RecipeError(f"override '{text}' has an empty key", key=key)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | None) -> dict:
+    """Apply ``a.b.c=value`` overrides (values parsed as YAML); the parent path must exist."""
+    recipe = copy.deepcopy(recipe)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node: Any = recipe
+        for depth, part in enumerate(parts[:-1]):
+            path = ".".join(parts[: depth + 1])
+            if not isinstance(node, dict):
+                raise RecipeError(f"override '{text}': '{path}' is not a mapping", file=file, key=path)
+            if part not in node:
+                if depth == 0 and part in TOP_LEVEL:
+                    node[part] = {}
+                else:
+                    raise RecipeError(
+                        f"override '{text}': no key '{part}'{closest(part, list(node))}",
+                        file=file,
+                        key=path,
+                    )
+            node = node[part]
+        if not isinstance(node, dict):
+            raise RecipeError(f"override '{text}': parent is not a mapping", file=file, key=text)
+        node[parts[-1]] = value
+    return recipe
+
+
+def resolve(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Load, compose and override a recipe, then fill the core's defaults."""
+    recipe = apply_overrides(load(path), list(overrides), str(path))
+    recipe.pop("versions", None)
+    return merge(DEFAULTS, recipe)
+
+
+def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None) -> None:
+    """Check every key of a resolved recipe against the registry, building nothing."""
+    for key in recipe:
+        if key not in TOP_LEVEL:
+            raise RecipeError(f"unknown top-level key '{key}'{closest(key, list(TOP_LEVEL))}",
+                              file=file, key=key)
+    if not isinstance(recipe.get("seed"), int) or isinstance(recipe.get("seed"), bool):
+        raise RecipeError(f"expected an integer, got {recipe.get('seed')!r}", file=file, key="seed")
+    for section, keys in SECTION_KEYS.items():
+        value = recipe.get(section)
+        if not isinstance(value, dict):
+            raise RecipeError("expected a mapping", file=file, key=section)
+        for sub, wanted in keys.items():
+            if sub not in value:
+                continue
+            item = value[sub]
+            if not isinstance(item, wanted) or (isinstance(item, bool) and wanted is int):
+                names = wanted.__name__ if isinstance(wanted, type) else "number"
+                raise RecipeError(f"expected {names}, got {item!r}", file=file, key=f"{section}.{sub}")
+            choices = CHOICES.get((section, sub))
+            if choices and item not in choices:
+                raise RecipeError(f"expected one of {', '.join(choices)}, got {item!r}",
+                                  file=file, key=f"{section}.{sub}")
+        for sub in value:
+            if sub not in keys:
+                raise RecipeError(f"unknown key '{sub}'{closest(sub, list(keys))}",
+                                  file=file, key=f"{section}.{sub}")
+    if "data" not in recipe:
+        raise RecipeError("missing required key 'data'", file=file, key="data")
+    _check_component(registry, "datasets", recipe["data"], file, "data")
+    for section, kind in (("models", "models"), ("losses", "losses")):
+        value = recipe.get(section, {})
+        if not isinstance(value, dict):
+            raise RecipeError("expected a mapping of role -> component", file=file, key=section)
+        for role, spec in value.items():
+            _check_component(registry, kind, spec, file, f"{section}.{role}")
+    phases = recipe.get("phases")
+    if not isinstance(phases, dict) or not phases:
+        raise RecipeError("expected at least one phase: {name: {trainer: ...}}",
+                          file=file, key="phases")
+    for phase_name, phase in phases.items():
+        key = f"phases.{phase_name}"
+        if not isinstance(phase, dict) or "trainer" not in phase:
+            raise RecipeError("expected a mapping with a 'trainer'", file=file, key=key)
+        component = registry.get("trainers", phase["trainer"], file=file, key=f"{key}.trainer")
+        steps, epochs = phase.get("max_steps"), phase.get("epochs")
+        if (steps is None) == (epochs is None):
+            raise RecipeError("give exactly one of 'max_steps' or 'epochs'", file=file, key=key)
+        for loop_key in ("max_steps", "epochs", "batch_size"):
+            value = phase.get(loop_key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                      or value < 0):
+                raise RecipeError(f"expected a non-negative integer, got {value!r}",
+                                  file=file, key=f"{key}.{loop_key}")
+        arguments = {k: v for k, v in phase.items() if k not in PHASE_LOOP_KEYS}
+        check_call(component.factory, component.signature, arguments, file=file, key=key)
+    for index, metric in enumerate(recipe["eval"].get("metrics", [])):
+        spec = {"name": metric} if isinstance(metric, str) else metric
+        _check_component(registry, "metrics", spec, file, f"eval.metrics[{index}]")
+    if "writer" in recipe:
+        _check_component(registry, "writers", recipe["writer"], file, "writer")
+
+
+def _check_component(registry: Registry, kind: str, spec: Any, file: str | None, key: str):
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise RecipeError(f"expected a mapping with a 'name' of a registered {kind[:-1]}",
+                          file=file, key=key)
+    arguments = {k: v for k, v in spec.items() if k != "name"}
+    registry.check_arguments(kind, spec["name"], arguments, file=file, key=key)
+
+
+def dump(recipe: dict[str, Any]) -> str:
+    return yaml.safe_dump(recipe, sort_keys=False, default_flow_style=False)

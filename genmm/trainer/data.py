@@ -1,0 +1,67 @@
+"""Deterministic, resumable batching over a map-style dataset.
+
+The order of epoch ``e`` is a permutation drawn from ``seed + e``, so the position
+(epoch, index) alone restores the exact stream after a resume.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils.data import default_collate
+
+from genmm.errors import DataError
+
+
+class BatchStream:
+    """Endless batches of ``batch_size`` items, shuffled per epoch, resumable by position."""
+
+    def __init__(self, dataset: Any, batch_size: int, seed: int, name: str = "data") -> None:
+        try:
+            size = len(dataset)
+        except TypeError:
+            raise DataError(f"{name}: the dataset has no length (a map-style dataset is expected)")
+        if size == 0:
+            raise DataError(f"{name}: the dataset is empty")
+        self.dataset = dataset
+        self.size = size
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        self.index = 0
+        self._order: torch.Tensor | None = None
+        collate = getattr(dataset, "collate", None)
+        self.collate = collate if callable(collate) else default_collate
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, -(-self.size // self.batch_size))
+
+    def _epoch_order(self) -> torch.Tensor:
+        if self._order is None:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            self._order = torch.randperm(self.size, generator=generator)
+        return self._order
+
+    def next(self) -> Any:
+        order = self._epoch_order()
+        indices = order[self.index : self.index + self.batch_size].tolist()
+        self.index += len(indices)
+        if self.index >= self.size:
+            self.epoch, self.index, self._order = self.epoch + 1, 0, None
+        if len(indices) < self.batch_size:  # wrap: fill the batch from the next epoch
+            order = self._epoch_order()
+            missing = self.batch_size - len(indices)
+            indices += order[:missing].tolist()
+            self.index = missing
+        getitem = getattr(self.dataset, "get_batch", None)
+        if callable(getitem):
+            return getitem(indices)
+        return self.collate([self.dataset[i] for i in indices])
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "index": self.index, "batch_size": self.batch_size}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.index, self._order = int(state["epoch"]), int(state["index"]), None

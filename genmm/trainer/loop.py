@@ -1,0 +1,251 @@
+"""The training loop: phases in order, logging, evaluation, samples, checkpoints, signals."""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+
+from genmm.errors import CheckpointError, RecipeError, TrainingError
+from genmm.recipe import PHASE_LOOP_KEYS
+from genmm.trainer import checkpoint
+from genmm.trainer.data import BatchStream
+from genmm.trainer.phase import Phase
+from genmm.trainer.run import Run
+
+log = logging.getLogger(__name__)
+
+MAX_ROLLBACKS = 3
+
+
+def phase_length(spec: dict[str, Any], stream: BatchStream, cap: int | None) -> int:
+    """Steps of a phase: ``max_steps``, or ``epochs`` x batches per epoch; capped by ``cap``."""
+    steps = spec["max_steps"] if spec.get("max_steps") is not None else (
+        spec["epochs"] * stream.steps_per_epoch
+    )
+    return min(steps, cap) if cap is not None else steps
+
+
+class Trainer:
+    """Drives a :class:`Run` through its phases."""
+
+    def __init__(self, run: Run, *, max_steps: int | None = None, progress: Any = None) -> None:
+        self.run = run
+        self.cap = max_steps
+        self.progress = progress
+        self.rollbacks = 0
+        self.lr_scale = 1.0
+        self.resume_state: dict[str, Any] | None = None
+        self.resume_folder: Path | None = None
+
+    # ------------------------------------------------------------------ resume
+    def resume_from(self, folder: Path) -> None:
+        self.resume_folder = folder
+        self.resume_state = checkpoint.load_state(folder)
+        checkpoint.load_weights(folder)  # fail early on damaged weights
+
+    # ------------------------------------------------------------------ main
+    def fit(self) -> str:
+        run = self.run
+        phases = list(run.recipe["phases"].items())
+        start_index, start_step = 0, 0
+        if self.resume_state is not None:
+            names = [name for name, _ in phases]
+            stopped_in = self.resume_state["phase_name"]
+            if stopped_in not in names:
+                raise CheckpointError(f"{self.resume_folder}: stopped in phase '{stopped_in}', "
+                                      f"which the recipe no longer has ({', '.join(names)})")
+            start_index = names.index(stopped_in)
+            start_step = int(self.resume_state["phase_step"])
+            run.step = int(self.resume_state["step"])
+            self.lr_scale = float(self.resume_state.get("lr_scale", 1.0))
+        handlers = self._install_signals()
+        run.hook.genmm_run_start(run=run)
+        status = "failed"
+        try:
+            for index in range(start_index, len(phases)):
+                name, spec = phases[index]
+                resume = self.resume_state if index == start_index else None
+                if self._run_phase(index, name, spec, start_step if resume else 0, resume):
+                    status = "interrupted"
+                    return status
+            status = "completed"
+            return status
+        finally:
+            self._restore_signals(handlers)
+            run.hook.genmm_run_end(run=run, status=status)
+
+    def _build_phase(self, name: str, spec: dict[str, Any]) -> Phase:
+        run = self.run
+        arguments = {k: v for k, v in spec.items() if k not in PHASE_LOOP_KEYS}
+        phase = run.registry.build("trainers", {"name": spec["trainer"], **arguments},
+                                   file=run.recipe_file, key=f"phases.{name}")
+        if not isinstance(phase, Phase):
+            raise RecipeError(f"trainer '{spec['trainer']}' did not build a genmm Phase",
+                              file=run.recipe_file, key=f"phases.{name}.trainer")
+        return phase
+
+    def _run_phase(self, index: int, name: str, spec: dict[str, Any], phase_step: int,
+                   resume: dict[str, Any] | None) -> bool:
+        """Run one phase; True when a signal stopped it."""
+        run = self.run
+        run.phase_name = name
+        phase = self._build_phase(name, spec)
+        run.phase = phase
+        batch_size = int(spec.get("batch_size") or 1)
+        run.stream = BatchStream(run.dataset, batch_size, run.recipe["seed"] + index,
+                                 name=f"data ({run.recipe['data']['name']})")
+        total = phase_length(spec, run.stream, self.cap)
+        phase.total_steps = total
+        phase.setup(run)
+        if resume is not None and self.resume_folder is not None:
+            run.load_weights(self.resume_folder)
+            phase.load_state_dict(resume["phase_state"])
+            run.stream.load_state_dict(resume["stream"])
+            checkpoint.set_rng_state(resume["rng"])
+        elif self.lr_scale != 1.0:
+            phase.scale_learning_rates(self.lr_scale)
+        if phase_step >= total:
+            return False
+        settings = run.recipe["trainer"]
+        log_every = max(1, settings["log_every"])
+        every_eval = run.recipe["eval"]["every"]
+        every_sample = run.recipe["samples"]["every"]
+        every_checkpoint = run.recipe["checkpoint"]["every"]
+        task = self.progress.start(name, total, phase_step) if self.progress else None
+        hook_step_end = run.hook.genmm_step_end
+        started, started_step = time.perf_counter(), phase_step
+        while phase_step < total:
+            logs = phase.train_step(run)
+            floats = {key: float(value) for key, value in logs.items()}
+            bad = [key for key, value in floats.items() if not math.isfinite(value)]
+            if bad:
+                phase_step = self._non_finite(phase, bad, floats)
+                continue
+            phase_step += 1
+            run.step += 1
+            step = run.step
+            hook_step_end(run=run, step=step, logs=floats)
+            if step % log_every == 0 or phase_step == total:
+                elapsed = time.perf_counter() - started
+                rate = (phase_step - started_step) / elapsed if elapsed > 0 else 0.0
+                run.log_metrics({"step": step, "phase": name, "phase_step": phase_step,
+                                 "steps_per_s": round(rate, 3), **floats})
+                if task is not None:
+                    self.progress.update(task, phase_step, floats)
+            if every_eval and step % every_eval == 0:
+                self.evaluate()
+            if every_sample and step % every_sample == 0:
+                self.write_samples()
+            if every_checkpoint and step % every_checkpoint == 0:
+                self.save(index, name, phase, phase_step)
+            if run.stop_requested:
+                self.save(index, name, phase, phase_step)
+                return True
+        if task is not None:
+            self.progress.finish(task)
+        if every_eval and run.step % every_eval:
+            self.evaluate()
+        if every_sample and run.step % every_sample:
+            self.write_samples()
+        if not every_checkpoint or run.step % every_checkpoint:
+            self.save(index, name, phase, phase_step)
+        return False
+
+    # ------------------------------------------------------------------ pieces
+    def _non_finite(self, phase: Phase, bad: list[str], floats: dict[str, float]) -> int:
+        run = self.run
+        where = ", ".join(f"{key}={floats[key]}" for key in bad)
+        next_step = run.step + 1
+        if run.recipe["trainer"]["on_nan"] != "rollback":
+            raise TrainingError(f"non-finite loss at step {next_step} of phase "
+                                f"'{run.phase_name}': {where} (set trainer.on_nan=rollback to "
+                                "reload the last checkpoint with lower learning rates)")
+        folder = checkpoint.latest(run.checkpoints)
+        if folder is None or self.rollbacks >= MAX_ROLLBACKS:
+            reason = "no checkpoint to roll back to" if folder is None else (
+                f"{MAX_ROLLBACKS} rollbacks did not help")
+            raise TrainingError(f"non-finite loss at step {next_step} of phase "
+                                f"'{run.phase_name}': {where}; {reason}")
+        state = checkpoint.load_state(folder)
+        if state["phase_name"] != run.phase_name:
+            raise TrainingError(f"non-finite loss at step {next_step}: {where}; the last "
+                                f"checkpoint {folder} is from another phase")
+        self.rollbacks += 1
+        factor = run.recipe["trainer"]["rollback_lr_factor"]
+        run.load_weights(folder)
+        phase.load_state_dict(state["phase_state"])
+        assert run.stream is not None
+        run.stream.load_state_dict(state["stream"])
+        checkpoint.set_rng_state(state["rng"])
+        self.lr_scale = float(state.get("lr_scale", 1.0)) * factor
+        phase.scale_learning_rates(self.lr_scale / float(state.get("lr_scale", 1.0)))
+        run.step = int(state["step"])
+        log.warning("non-finite loss at step %d (%s): rolled back to %s, learning rates x%.3g",
+                    next_step, where, folder.name, self.lr_scale)
+        run.log_metrics({"step": run.step, "phase": run.phase_name, "rollback": folder.name,
+                         "lr_scale": self.lr_scale})
+        return int(state["phase_step"])
+
+    def evaluate(self) -> dict[str, float]:
+        run = self.run
+        results: dict[str, float] = {}
+        for figures in run.hook.genmm_evaluate(run=run, step=run.step):
+            results.update(figures or {})
+        if results:
+            run.log_metrics({"step": run.step, "phase": run.phase_name, "eval": results})
+            log.info("step %d: %s", run.step,
+                     ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
+        return results
+
+    def write_samples(self) -> list[Path]:
+        run = self.run
+        if run.writer is None:
+            return []
+        with run.evaluating():
+            return run.writer.write_samples(run, run.samples_dir / f"step-{run.step:06d}")
+
+    def save(self, index: int, name: str, phase: Phase, phase_step: int) -> Path:
+        run = self.run
+        assert run.stream is not None
+        state = {
+            "step": run.step,
+            "phase_index": index,
+            "phase_name": name,
+            "phase_step": phase_step,
+            "phase_state": phase.state_dict(),
+            "stream": run.stream.state_dict(),
+            "rng": checkpoint.rng_state(),
+            "lr_scale": self.lr_scale,
+        }
+        meta = {"step": run.step, "phase": name, "phase_step": phase_step,
+                "time": time.time(), "recipe_file": run.recipe_file}
+        path = checkpoint.save(run.checkpoints, f"step-{run.step:06d}", run.weight_modules(),
+                               state, meta, run.recipe_text(), run.recipe["checkpoint"]["keep"])
+        run.hook.genmm_checkpoint_saved(run=run, path=path)
+        return path
+
+    # ------------------------------------------------------------------ signals
+    def _install_signals(self) -> dict[int, Any]:
+        handlers: dict[int, Any] = {}
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            self.run.stop_requested = signal.Signals(signum).name
+
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                handlers[signum] = signal.signal(signum, request_stop)
+        except ValueError:  # not the main thread
+            pass
+        return handlers
+
+    @staticmethod
+    def _restore_signals(handlers: dict[int, Any]) -> None:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
