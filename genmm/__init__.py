@@ -5,6 +5,7 @@ A plugin author needs ``import genmm`` and ``@genmm.hookimpl``; see docs/writing
 
 from __future__ import annotations
 
+from genmm import losses, metrics, trainer, writers
 from genmm.errors import (
     CheckpointError,
     DataError,

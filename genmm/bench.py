@@ -64,16 +64,20 @@ def bare_seconds(run: Run, steps: int, batch_size: int) -> float:
     started = time.perf_counter()
     for _ in range(steps):
         indices = torch.randint(size, (batch_size,)).tolist()
-        batch = fetch(indices) if fetch else torch.utils.data.default_collate(
-            [dataset[i] for i in indices])
+        batch = (
+            fetch(indices)
+            if fetch
+            else torch.utils.data.default_collate([dataset[i] for i in indices])
+        )
         real, condition = unpack(batch)
         real = real.to(run.device)
         condition = run.to_device(condition)
         fake = generate(G, sample_latent(G, real.shape[0], run.device), condition)
         opt_d.zero_grad(set_to_none=True)
         d_real = D(real, condition) if getattr(D, "conditional", False) else D(real)
-        d_fake = D(fake.detach(), condition) if getattr(D, "conditional", False) else D(
-            fake.detach())
+        d_fake = (
+            D(fake.detach(), condition) if getattr(D, "conditional", False) else D(fake.detach())
+        )
         loss.d_term(d_real, d_fake).backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
@@ -95,19 +99,32 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def benchmark(recipe: dict[str, Any], manager: PluginManager, recipe_file: str, *, steps: int,
-              warmup: int, repeats: int) -> dict[str, Any]:
+def benchmark(
+    recipe: dict[str, Any],
+    manager: PluginManager,
+    recipe_file: str,
+    *,
+    steps: int,
+    warmup: int,
+    repeats: int,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="genmm-bench-") as folder:
         recipe = _quiet(recipe, folder)
         run = Run(recipe, manager, recipe_file=recipe_file, out=folder)
         phase_name, spec = next(iter(recipe["phases"].items()))
         batch_size = int(spec.get("batch_size") or 1)
-        comparable = isinstance(
-            run.registry.get("trainers", spec["trainer"]).factory, type
-        ) and issubclass(run.registry.get("trainers", spec["trainer"]).factory, GANTrainer) and (
-            not {k for k in spec if k not in ("trainer", "max_steps", "epochs", "batch_size",
-                                               "optimizers")}
-        ) and len(run.losses) == 1
+        comparable = (
+            isinstance(run.registry.get("trainers", spec["trainer"]).factory, type)
+            and issubclass(run.registry.get("trainers", spec["trainer"]).factory, GANTrainer)
+            and (
+                not {
+                    k
+                    for k in spec
+                    if k not in ("trainer", "max_steps", "epochs", "batch_size", "optimizers")
+                }
+            )
+            and len(run.losses) == 1
+        )
         framework_seconds(run, warmup)
         if comparable:
             bare_seconds(run, warmup, batch_size)

@@ -7,18 +7,21 @@ import inspect
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
-import yaml
 
 from genmm import recipe as recipes
 from genmm.errors import GenmmError, RecipeError
 from genmm.registry import KINDS, check_call
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Train and run GANs from YAML recipes, through plugins.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Train and run GANs from YAML recipes, through plugins.",
+)
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
@@ -34,8 +37,10 @@ def guarded(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = kwargs.get("debug") or os.environ.get("GENMM_DEBUG") == "1"
-        logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
-                            format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG if debug else logging.INFO,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
         try:
             return function(*args, **kwargs)
         except GenmmError as error:
@@ -71,13 +76,13 @@ def find_recipe(name: str) -> Path:
 @app.command()
 @guarded
 def run(
-    recipe: Optional[str] = typer.Argument(None, help="Recipe YAML (or a shipped recipe's name)."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="Dotted overrides: key.path=value"),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder."),
+    recipe: str | None = typer.Argument(None, help="Recipe YAML (or a shipped recipe's name)."),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted overrides: key.path=value"),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this folder."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved recipe and exit."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (overrides `out`)."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Cap every phase."),
-    plugin: Optional[list[Path]] = PluginOption,
+    out: Path | None = typer.Option(None, "--out", help="Run folder (overrides `out`)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Cap every phase."),
+    plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
     """Train a recipe."""
@@ -108,8 +113,10 @@ def run(
         return
     run_folder = Path(resolved.get("out") or "runs/run")
     if folder is None and checkpoint.latest(run_folder / "checkpoints") is not None:
-        fail(f"{run_folder} already holds checkpoints; continue it with --resume {run_folder} "
-             "or choose another --out (nothing was overwritten)")
+        fail(
+            f"{run_folder} already holds checkpoints; continue it with --resume {run_folder} "
+            "or choose another --out (nothing was overwritten)"
+        )
     run_ = Run(resolved, manager, recipe_file=str(recipe_path), out=run_folder)
     run_.out.mkdir(parents=True, exist_ok=True)
     (run_.out / "recipe.yaml").write_text(run_.recipe_text(), encoding="utf-8")
@@ -120,8 +127,11 @@ def run(
         status = trainer.fit()
     last = checkpoint.latest(run_.checkpoints)
     if status == "interrupted":
-        typer.echo(f"{run_.stop_requested}: stopped at step {run_.step}, saved {last}; "
-                   f"continue with: genmm run --resume {run_.out}", err=True)
+        typer.echo(
+            f"{run_.stop_requested}: stopped at step {run_.step}, saved {last}; "
+            f"continue with: genmm run --resume {run_.out}",
+            err=True,
+        )
         raise typer.Exit(130 if run_.stop_requested == "SIGINT" else 143)
     typer.echo(f"done: {run_.step} steps, run folder {run_.out}, last checkpoint {last}")
 
@@ -137,10 +147,10 @@ def parse_extra(arguments: list[str]) -> dict[str, Any]:
         key = item[2:].replace("-", "_")
         if "=" in key:
             key, value = key.split("=", 1)
-            options[key] = yaml.safe_load(value)
+            options[key] = recipes.parse(value)
         elif index + 1 < len(arguments) and not arguments[index + 1].startswith("--"):
             raw = arguments[index + 1]
-            value = yaml.safe_load(raw)
+            value = recipes.parse(raw)
             options[key] = raw if isinstance(value, (dict, list)) or value is None else value
             index += 1
         else:
@@ -155,9 +165,9 @@ def generate(
     context: typer.Context,
     target: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
     n: int = typer.Option(16, "--n", help="How many samples."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file or folder."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Output file or folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples."),
-    plugin: Optional[list[Path]] = PluginOption,
+    plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
     """Generate from a trained run; modality options (--text, --label, …) go to its writer."""
@@ -170,8 +180,14 @@ def generate(
         fail(f"{target}: the recipe has no 'writer', so it cannot generate files")
     signature = inspect.signature(run_.writer.generate)
     parameters = [p for p in signature.parameters.values() if p.name not in ("run", "n", "out")]
-    check_call(run_.writer.generate, signature.replace(parameters=parameters), options,
-               file=str(target), key="generate", skip=frozenset())
+    check_call(
+        run_.writer.generate,
+        signature.replace(parameters=parameters),
+        options,
+        file=str(target),
+        key="generate",
+        skip=frozenset(),
+    )
     run_.generate_seed = seed
     written = run_.writer.generate(run_, n, output, **options)
     for path in written:
@@ -182,8 +198,8 @@ def generate(
 @guarded
 def evaluate(
     target: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="Dotted overrides of the recipe."),
-    plugin: Optional[list[Path]] = PluginOption,
+    overrides: list[str] | None = typer.Argument(None, help="Dotted overrides of the recipe."),
+    plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
     """Compute the recipe's metrics on a checkpoint; prints one JSON line."""
@@ -202,7 +218,7 @@ def evaluate(
 @guarded
 def plugins(
     hooks: bool = typer.Option(False, "--hooks", help="Also list each plugin's hooks."),
-    plugin: Optional[list[Path]] = PluginOption,
+    plugin: list[Path] | None = PluginOption,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     debug: bool = DebugOption,
 ) -> None:
@@ -211,8 +227,12 @@ def plugins(
     manager.registry  # noqa: B018 - fills `registered`
     rows = []
     for info in manager.infos.values():
-        row = {"name": info.name, "source": info.source, "version": info.version,
-               "registered": info.registered}
+        row = {
+            "name": info.name,
+            "source": info.source,
+            "version": info.version,
+            "registered": info.registered,
+        }
         if info.error:
             row["error"] = info.error
         if hooks:
@@ -261,11 +281,11 @@ def new_plugin(
 @guarded
 def bench(
     recipe: str = typer.Argument(..., help="Recipe YAML."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="Dotted overrides."),
+    overrides: list[str] | None = typer.Argument(None, help="Dotted overrides."),
     steps: int = typer.Option(200, "--steps", help="Measured steps per repeat."),
     warmup: int = typer.Option(20, "--warmup", help="Unmeasured steps first."),
     repeats: int = typer.Option(3, "--repeats", help="Alternating repeats (median)."),
-    plugin: Optional[list[Path]] = PluginOption,
+    plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
     """Steps/s, samples/s, peak memory and framework overhead against a bare loop, as JSON."""
@@ -275,8 +295,7 @@ def bench(
     path = find_recipe(recipe)
     resolved = recipes.resolve(path, list(overrides or []))
     recipes.validate(resolved, manager.registry, str(path))
-    result = benchmark(resolved, manager, str(path), steps=steps, warmup=warmup,
-                       repeats=repeats)
+    result = benchmark(resolved, manager, str(path), steps=steps, warmup=warmup, repeats=repeats)
     typer.echo(json.dumps(result))
 
 
@@ -286,5 +305,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-

@@ -14,8 +14,9 @@ steps and scaled by N, Karras et al. 2020, appendix B).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -132,9 +133,10 @@ class LSGANLoss(AdversarialLoss):
         self.real_label, self.fake_label = real_label, fake_label
 
     def d_term(self, real: Tensor, fake: Tensor) -> Tensor:
-        return 0.5 * ((real - self.real_label) ** 2).mean() + 0.5 * (
-            (fake - self.fake_label) ** 2
-        ).mean()
+        return (
+            0.5 * ((real - self.real_label) ** 2).mean()
+            + 0.5 * ((fake - self.fake_label) ** 2).mean()
+        )
 
     def g_term(self, fake: Tensor) -> Tensor:
         return 0.5 * ((fake - self.real_label) ** 2).mean()

@@ -111,14 +111,14 @@ class PluginManager:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as error:
-            raise PluginError(f"plugin '{error.plugin_name}' has an unknown hook: {error}")
+            plugin = getattr(error, "plugin", None)
+            name = self.pm.get_name(plugin) if plugin is not None else "?"
+            raise PluginError(f"plugin '{name}' has an unknown hook: {error}")
         for name, info in self.infos.items():
             plugin = self.pm.get_plugin(name)
             if plugin is None:
                 continue
-            info.hooks = sorted(
-                caller.name for caller in self.pm.get_hookcallers(plugin) or []
-            )
+            info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
 
     @property
     def registry(self) -> Registry:

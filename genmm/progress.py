@@ -46,8 +46,7 @@ class TrainingProgress:
         self.progress.stop()
 
     def start(self, name: str, total: int, completed: int) -> Any:
-        task = self.progress.add_task(name, total=total, completed=completed, speed="",
-                                      losses="")
+        task = self.progress.add_task(name, total=total, completed=completed, speed="", losses="")
         self.started[task] = (time.perf_counter(), completed)
         self.totals[task] = total
         return task

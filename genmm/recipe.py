@@ -7,6 +7,7 @@ checked against its factory's signature before anything is built.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,29 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class Loader(yaml.SafeLoader):
+    """Safe loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def parse(text: str) -> Any:
+    """Safe-load YAML text with :class:`Loader`."""
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader derives from SafeLoader
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Safe-load one YAML mapping; malformed YAML names the file and the line."""
     try:
@@ -76,7 +100,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise RecipeError(f"cannot read: {error}", file=str(path))
     try:
-        data = yaml.safe_load(text)
+        data = parse(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -85,7 +109,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise RecipeError(f"expected a mapping at the top, got {type(data).__name__}", file=str(path))
+        raise RecipeError(
+            f"expected a mapping at the top, got {type(data).__name__}", file=str(path)
+        )
     return data
 
 
@@ -119,7 +145,9 @@ def load(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
     elif isinstance(bases, str):
         bases = [bases]
     elif not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
-        raise RecipeError("expected a file name or a list of file names", file=str(path), key="base")
+        raise RecipeError(
+            "expected a file name or a list of file names", file=str(path), key="base"
+        )
     merged: dict[str, Any] = {}
     for base in bases:
         merged = merge(merged, load(path.parent / base, (*_stack, path)))
@@ -134,7 +162,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not all(parts):
         raise RecipeError(f"override '{text}' has an empty key", key=key)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return parts, value
@@ -149,7 +177,9 @@ def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | No
         for depth, part in enumerate(parts[:-1]):
             path = ".".join(parts[: depth + 1])
             if not isinstance(node, dict):
-                raise RecipeError(f"override '{text}': '{path}' is not a mapping", file=file, key=path)
+                raise RecipeError(
+                    f"override '{text}': '{path}' is not a mapping", file=file, key=path
+                )
             if part not in node:
                 if depth == 0 and part in TOP_LEVEL:
                     node[part] = {}
@@ -177,8 +207,9 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
     """Check every key of a resolved recipe against the registry, building nothing."""
     for key in recipe:
         if key not in TOP_LEVEL:
-            raise RecipeError(f"unknown top-level key '{key}'{closest(key, list(TOP_LEVEL))}",
-                              file=file, key=key)
+            raise RecipeError(
+                f"unknown top-level key '{key}'{closest(key, list(TOP_LEVEL))}", file=file, key=key
+            )
     if not isinstance(recipe.get("seed"), int) or isinstance(recipe.get("seed"), bool):
         raise RecipeError(f"expected an integer, got {recipe.get('seed')!r}", file=file, key="seed")
     for section, keys in SECTION_KEYS.items():
@@ -191,15 +222,23 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
             item = value[sub]
             if not isinstance(item, wanted) or (isinstance(item, bool) and wanted is int):
                 names = wanted.__name__ if isinstance(wanted, type) else "number"
-                raise RecipeError(f"expected {names}, got {item!r}", file=file, key=f"{section}.{sub}")
+                raise RecipeError(
+                    f"expected {names}, got {item!r}", file=file, key=f"{section}.{sub}"
+                )
             choices = CHOICES.get((section, sub))
             if choices and item not in choices:
-                raise RecipeError(f"expected one of {', '.join(choices)}, got {item!r}",
-                                  file=file, key=f"{section}.{sub}")
+                raise RecipeError(
+                    f"expected one of {', '.join(choices)}, got {item!r}",
+                    file=file,
+                    key=f"{section}.{sub}",
+                )
         for sub in value:
             if sub not in keys:
-                raise RecipeError(f"unknown key '{sub}'{closest(sub, list(keys))}",
-                                  file=file, key=f"{section}.{sub}")
+                raise RecipeError(
+                    f"unknown key '{sub}'{closest(sub, list(keys))}",
+                    file=file,
+                    key=f"{section}.{sub}",
+                )
     if "data" not in recipe:
         raise RecipeError("missing required key 'data'", file=file, key="data")
     _check_component(registry, "datasets", recipe["data"], file, "data")
@@ -211,8 +250,9 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
             _check_component(registry, kind, spec, file, f"{section}.{role}")
     phases = recipe.get("phases")
     if not isinstance(phases, dict) or not phases:
-        raise RecipeError("expected at least one phase: {name: {trainer: ...}}",
-                          file=file, key="phases")
+        raise RecipeError(
+            "expected at least one phase: {name: {trainer: ...}}", file=file, key="phases"
+        )
     for phase_name, phase in phases.items():
         key = f"phases.{phase_name}"
         if not isinstance(phase, dict) or "trainer" not in phase:
@@ -223,10 +263,14 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
             raise RecipeError("give exactly one of 'max_steps' or 'epochs'", file=file, key=key)
         for loop_key in ("max_steps", "epochs", "batch_size"):
             value = phase.get(loop_key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                      or value < 0):
-                raise RecipeError(f"expected a non-negative integer, got {value!r}",
-                                  file=file, key=f"{key}.{loop_key}")
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                raise RecipeError(
+                    f"expected a non-negative integer, got {value!r}",
+                    file=file,
+                    key=f"{key}.{loop_key}",
+                )
         arguments = {k: v for k, v in phase.items() if k not in PHASE_LOOP_KEYS}
         check_call(component.factory, component.signature, arguments, file=file, key=key)
     for index, metric in enumerate(recipe["eval"].get("metrics", [])):
@@ -238,8 +282,9 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
 
 def _check_component(registry: Registry, kind: str, spec: Any, file: str | None, key: str):
     if not isinstance(spec, dict) or "name" not in spec:
-        raise RecipeError(f"expected a mapping with a 'name' of a registered {kind[:-1]}",
-                          file=file, key=key)
+        raise RecipeError(
+            f"expected a mapping with a 'name' of a registered {kind[:-1]}", file=file, key=key
+        )
     arguments = {k: v for k, v in spec.items() if k != "name"}
     registry.check_arguments(kind, spec["name"], arguments, file=file, key=key)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from genmm.errors import PluginError, RecipeError
 
@@ -130,9 +131,7 @@ def check_call(
     """Unknown keys, missing required arguments and wrong scalar types raise RecipeError."""
     parameters = signature.parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    valid = [
-        n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
+    valid = [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     prefix = f"{key}." if key else ""
     for argument, value in arguments.items():
         if argument not in parameters and not takes_any:

@@ -9,7 +9,7 @@ from pathlib import Path
 from genmm.errors import GenmmError
 
 FILES = {
-    "pyproject.toml": '''[build-system]
+    "pyproject.toml": """[build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
 
@@ -25,7 +25,7 @@ dependencies = ["genmm"]
 
 [tool.setuptools.packages.find]
 include = ["genmm_{name}*"]
-''',
+""",
     "README.md": """# genmm-{name}
 
 A genmm plugin. Install with `pip install -e .`, check with `genmm plugins`, then
@@ -94,7 +94,7 @@ losses:
 phases:
   gan: {{trainer: core.gan, max_steps: 300, batch_size: 64}}
 """,
-    "tests/test_{name}.py": '''import subprocess
+    "tests/test_{name}.py": """import subprocess
 import sys
 from pathlib import Path
 
@@ -113,7 +113,7 @@ def test_recipe_trains(tmp_path):
          "--max-steps", "20"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run" / "checkpoints" / "last" / "model.safetensors").exists()
-''',
+""",
 }
 
 

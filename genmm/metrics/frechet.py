@@ -31,8 +31,9 @@ def frechet_distance(mean1: Tensor, cov1: Tensor, mean2: Tensor, cov2: Tensor) -
     return float(value.clamp_min(0))
 
 
-def kernel_inception_distance(x: Tensor, y: Tensor, subsets: int = 10,
-                              subset_size: int = 1000) -> float:
+def kernel_inception_distance(
+    x: Tensor, y: Tensor, subsets: int = 10, subset_size: int = 1000
+) -> float:
     """Mean unbiased MMD^2 over random subsets, kernel k(a, b) = (a.b / d + 1)^3."""
     x, y = x.double(), y.double()
     dim = x.shape[1]
@@ -45,6 +46,9 @@ def kernel_inception_distance(x: Tensor, y: Tensor, subsets: int = 10,
         kyy = (b @ b.T / dim + 1) ** 3
         kxy = (a @ b.T / dim + 1) ** 3
         off = size * (size - 1)
-        total += float((kxx.sum() - kxx.diag().sum()) / off + (kyy.sum() - kyy.diag().sum()) / off
-                       - 2 * kxy.mean())
+        total += float(
+            (kxx.sum() - kxx.diag().sum()) / off
+            + (kyy.sum() - kyy.diag().sum()) / off
+            - 2 * kxy.mean()
+        )
     return total / subsets

@@ -48,8 +48,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((python[0], tuple(python[1]), python[2]))
     numpy = state["numpy"]
     np.random.set_state(
-        (numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
-         numpy["has_gauss"], numpy["cached"])
+        (
+            numpy["kind"],
+            numpy["keys"].numpy().astype(np.uint32),
+            numpy["position"],
+            numpy["has_gauss"],
+            numpy["cached"],
+        )
     )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
@@ -64,8 +69,13 @@ def flatten_weights(modules: dict[str, torch.nn.Module]) -> tuple[dict[str, torc
     for prefix, module in modules.items():
         for key, tensor in module.state_dict().items():
             name = f"{prefix}.{key}"
-            identity = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(),
-                        tuple(tensor.shape), tuple(tensor.stride()), tensor.dtype)
+            identity = (
+                tensor.untyped_storage().data_ptr(),
+                tensor.storage_offset(),
+                tuple(tensor.shape),
+                tuple(tensor.stride()),
+                tensor.dtype,
+            )
             if tensor.numel() and identity in seen:
                 aliases[name] = seen[identity]
                 continue
@@ -122,8 +132,11 @@ def checkpoints(folder: Path) -> list[Path]:
     """Complete checkpoint folders, oldest first."""
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir()
-             if p.is_dir() and not p.is_symlink() and p.name.startswith("step-") and complete(p)]
+    found = [
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and not p.is_symlink() and p.name.startswith("step-") and complete(p)
+    ]
     return sorted(found, key=lambda p: p.name)
 
 
@@ -172,8 +185,9 @@ def load_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
         with safe_open(str(file), framework="pt") as handle:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"{file}: cannot read weights ({error}); the file is damaged "
-                              "or truncated")
+        raise CheckpointError(
+            f"{file}: cannot read weights ({error}); the file is damaged or truncated"
+        )
     for alias, source in json.loads(metadata.get("aliases", "{}")).items():
         tensors[alias] = tensors[source]
     grouped: dict[str, dict[str, torch.Tensor]] = {}
@@ -191,8 +205,10 @@ def load_state(folder: Path) -> dict[str, Any]:
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated pickles raise several kinds of error
-        raise CheckpointError(f"{file}: cannot read training state ({type(error).__name__}: "
-                              f"{error}); the file is damaged or truncated")
+        raise CheckpointError(
+            f"{file}: cannot read training state ({type(error).__name__}: "
+            f"{error}); the file is damaged or truncated"
+        )
 
 
 def load_meta(folder: Path) -> dict[str, Any]:

@@ -95,13 +95,17 @@ class GANTrainer(Phase):
                 key=f"losses.{self.adversarial_role}",
             )
         self.adversarial = adversarial
-        others = [loss for role, loss in run.losses.items() if role != self.adversarial_role]
-        self.d_terms = [(r, l) for r, l in run.losses.items() if _role(l) == "discriminator"]
-        self.g_terms = [(r, l) for r, l in run.losses.items() if _role(l) == "generator"
-                        and l in others]
+        extra = {r: loss for r, loss in run.losses.items() if r != self.adversarial_role}
+        self.d_terms = [(r, loss) for r, loss in extra.items() if _role(loss) == "discriminator"]
+        self.g_terms = [(r, loss) for r, loss in extra.items() if _role(loss) == "generator"]
         for role, model in ((self.generator_role, self.G), (self.discriminator_role, self.D)):
-            self.make_optimizer(run, role, model.parameters(), self.optimizer_specs[role],
-                                self.schedule_specs.get(role))
+            self.make_optimizer(
+                run,
+                role,
+                model.parameters(),
+                self.optimizer_specs[role],
+                self.schedule_specs.get(role),
+            )
         if self.ema_decay is not None:
             run.add_ema(self.generator_role, self.ema_decay, self.ema_start)
 
@@ -126,10 +130,10 @@ class GANTrainer(Phase):
                 with run.autocast():
                     with torch.set_grad_enabled(last):
                         fake = generate(self.G, latent, condition)
-                    context = Context(self.G, self.D, real, fake, condition, latent,
-                                      step=run.step)
+                    context = Context(self.G, self.D, real, fake, condition, latent, step=run.step)
                     context.real_scores, context.real_features = discriminate(
-                        self.D, real, condition)
+                        self.D, real, condition
+                    )
                     fake_scores, _ = discriminate(self.D, fake.detach(), condition)
                     d_loss = self.adversarial.discriminator_loss(context.real_scores, fake_scores)
                     logs["d_adversarial"] = d_loss.detach()
@@ -157,7 +161,8 @@ class GANTrainer(Phase):
         for context in kept:
             with run.autocast():
                 context.fake_scores, context.fake_features = discriminate(
-                    self.D, context.fake, context.condition)
+                    self.D, context.fake, context.condition
+                )
                 g_loss = self.adversarial.generator_loss(context.fake_scores)
                 logs["g_adversarial"] = g_loss.detach()
                 for role, term in self.g_terms:

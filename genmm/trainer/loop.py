@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 from genmm.errors import CheckpointError, RecipeError, TrainingError
 from genmm.recipe import PHASE_LOOP_KEYS
 from genmm.trainer import checkpoint
@@ -24,8 +23,10 @@ MAX_ROLLBACKS = 3
 
 def phase_length(spec: dict[str, Any], stream: BatchStream, cap: int | None) -> int:
     """Steps of a phase: ``max_steps``, or ``epochs`` x batches per epoch; capped by ``cap``."""
-    steps = spec["max_steps"] if spec.get("max_steps") is not None else (
-        spec["epochs"] * stream.steps_per_epoch
+    steps = (
+        spec["max_steps"]
+        if spec.get("max_steps") is not None
+        else (spec["epochs"] * stream.steps_per_epoch)
     )
     return min(steps, cap) if cap is not None else steps
 
@@ -57,8 +58,10 @@ class Trainer:
             names = [name for name, _ in phases]
             stopped_in = self.resume_state["phase_name"]
             if stopped_in not in names:
-                raise CheckpointError(f"{self.resume_folder}: stopped in phase '{stopped_in}', "
-                                      f"which the recipe no longer has ({', '.join(names)})")
+                raise CheckpointError(
+                    f"{self.resume_folder}: stopped in phase '{stopped_in}', "
+                    f"which the recipe no longer has ({', '.join(names)})"
+                )
             start_index = names.index(stopped_in)
             start_step = int(self.resume_state["phase_step"])
             run.step = int(self.resume_state["step"])
@@ -82,23 +85,40 @@ class Trainer:
     def _build_phase(self, name: str, spec: dict[str, Any]) -> Phase:
         run = self.run
         arguments = {k: v for k, v in spec.items() if k not in PHASE_LOOP_KEYS}
-        phase = run.registry.build("trainers", {"name": spec["trainer"], **arguments},
-                                   file=run.recipe_file, key=f"phases.{name}")
+        phase = run.registry.build(
+            "trainers",
+            {"name": spec["trainer"], **arguments},
+            file=run.recipe_file,
+            key=f"phases.{name}",
+        )
         if not isinstance(phase, Phase):
-            raise RecipeError(f"trainer '{spec['trainer']}' did not build a genmm Phase",
-                              file=run.recipe_file, key=f"phases.{name}.trainer")
+            raise RecipeError(
+                f"trainer '{spec['trainer']}' did not build a genmm Phase",
+                file=run.recipe_file,
+                key=f"phases.{name}.trainer",
+            )
         return phase
 
-    def _run_phase(self, index: int, name: str, spec: dict[str, Any], phase_step: int,
-                   resume: dict[str, Any] | None) -> bool:
+    def _run_phase(
+        self,
+        index: int,
+        name: str,
+        spec: dict[str, Any],
+        phase_step: int,
+        resume: dict[str, Any] | None,
+    ) -> bool:
         """Run one phase; True when a signal stopped it."""
         run = self.run
         run.phase_name = name
         phase = self._build_phase(name, spec)
         run.phase = phase
         batch_size = int(spec.get("batch_size") or 1)
-        run.stream = BatchStream(run.dataset, batch_size, run.recipe["seed"] + index,
-                                 name=f"data ({run.recipe['data']['name']})")
+        run.stream = BatchStream(
+            run.dataset,
+            batch_size,
+            run.recipe["seed"] + index,
+            name=f"data ({run.recipe['data']['name']})",
+        )
         total = phase_length(spec, run.stream, self.cap)
         phase.total_steps = total
         phase.setup(run)
@@ -133,8 +153,15 @@ class Trainer:
             if step % log_every == 0 or phase_step == total:
                 elapsed = time.perf_counter() - started
                 rate = (phase_step - started_step) / elapsed if elapsed > 0 else 0.0
-                run.log_metrics({"step": step, "phase": name, "phase_step": phase_step,
-                                 "steps_per_s": round(rate, 3), **floats})
+                run.log_metrics(
+                    {
+                        "step": step,
+                        "phase": name,
+                        "phase_step": phase_step,
+                        "steps_per_s": round(rate, 3),
+                        **floats,
+                    }
+                )
                 if task is not None:
                     self.progress.update(task, phase_step, floats)
             if every_eval and step % every_eval == 0:
@@ -162,19 +189,28 @@ class Trainer:
         where = ", ".join(f"{key}={floats[key]}" for key in bad)
         next_step = run.step + 1
         if run.recipe["trainer"]["on_nan"] != "rollback":
-            raise TrainingError(f"non-finite loss at step {next_step} of phase "
-                                f"'{run.phase_name}': {where} (set trainer.on_nan=rollback to "
-                                "reload the last checkpoint with lower learning rates)")
+            raise TrainingError(
+                f"non-finite loss at step {next_step} of phase "
+                f"'{run.phase_name}': {where} (set trainer.on_nan=rollback to "
+                "reload the last checkpoint with lower learning rates)"
+            )
         folder = checkpoint.latest(run.checkpoints)
         if folder is None or self.rollbacks >= MAX_ROLLBACKS:
-            reason = "no checkpoint to roll back to" if folder is None else (
-                f"{MAX_ROLLBACKS} rollbacks did not help")
-            raise TrainingError(f"non-finite loss at step {next_step} of phase "
-                                f"'{run.phase_name}': {where}; {reason}")
+            reason = (
+                "no checkpoint to roll back to"
+                if folder is None
+                else (f"{MAX_ROLLBACKS} rollbacks did not help")
+            )
+            raise TrainingError(
+                f"non-finite loss at step {next_step} of phase "
+                f"'{run.phase_name}': {where}; {reason}"
+            )
         state = checkpoint.load_state(folder)
         if state["phase_name"] != run.phase_name:
-            raise TrainingError(f"non-finite loss at step {next_step}: {where}; the last "
-                                f"checkpoint {folder} is from another phase")
+            raise TrainingError(
+                f"non-finite loss at step {next_step}: {where}; the last "
+                f"checkpoint {folder} is from another phase"
+            )
         self.rollbacks += 1
         factor = run.recipe["trainer"]["rollback_lr_factor"]
         run.load_weights(folder)
@@ -185,10 +221,21 @@ class Trainer:
         self.lr_scale = float(state.get("lr_scale", 1.0)) * factor
         phase.scale_learning_rates(self.lr_scale / float(state.get("lr_scale", 1.0)))
         run.step = int(state["step"])
-        log.warning("non-finite loss at step %d (%s): rolled back to %s, learning rates x%.3g",
-                    next_step, where, folder.name, self.lr_scale)
-        run.log_metrics({"step": run.step, "phase": run.phase_name, "rollback": folder.name,
-                         "lr_scale": self.lr_scale})
+        log.warning(
+            "non-finite loss at step %d (%s): rolled back to %s, learning rates x%.3g",
+            next_step,
+            where,
+            folder.name,
+            self.lr_scale,
+        )
+        run.log_metrics(
+            {
+                "step": run.step,
+                "phase": run.phase_name,
+                "rollback": folder.name,
+                "lr_scale": self.lr_scale,
+            }
+        )
         return int(state["phase_step"])
 
     def evaluate(self) -> dict[str, float]:
@@ -198,8 +245,7 @@ class Trainer:
             results.update(figures or {})
         if results:
             run.log_metrics({"step": run.step, "phase": run.phase_name, "eval": results})
-            log.info("step %d: %s", run.step,
-                     ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
+            log.info("step %d: %s", run.step, ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
         return results
 
     def write_samples(self) -> list[Path]:
@@ -222,10 +268,22 @@ class Trainer:
             "rng": checkpoint.rng_state(),
             "lr_scale": self.lr_scale,
         }
-        meta = {"step": run.step, "phase": name, "phase_step": phase_step,
-                "time": time.time(), "recipe_file": run.recipe_file}
-        path = checkpoint.save(run.checkpoints, f"step-{run.step:06d}", run.weight_modules(),
-                               state, meta, run.recipe_text(), run.recipe["checkpoint"]["keep"])
+        meta = {
+            "step": run.step,
+            "phase": name,
+            "phase_step": phase_step,
+            "time": time.time(),
+            "recipe_file": run.recipe_file,
+        }
+        path = checkpoint.save(
+            run.checkpoints,
+            f"step-{run.step:06d}",
+            run.weight_modules(),
+            state,
+            meta,
+            run.recipe_text(),
+            run.recipe["checkpoint"]["keep"],
+        )
         run.hook.genmm_checkpoint_saved(run=run, path=path)
         return path
 
@@ -247,5 +305,3 @@ class Trainer:
     def _restore_signals(handlers: dict[int, Any]) -> None:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-
-

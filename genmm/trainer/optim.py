@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -50,8 +51,13 @@ def build_schedule(
         shape = lambda step: 1.0 - (1.0 - final) * min(step, total) / total  # noqa: E731
     elif name == "cosine":
         final = float(spec.pop("final", 0.0))
-        shape = lambda step: final + (1 - final) * 0.5 * (  # noqa: E731
-            1 + math.cos(math.pi * min(step, total) / total)
+        shape = lambda step: (
+            final
+            + (1 - final)
+            * 0.5
+            * (  # noqa: E731
+                1 + math.cos(math.pi * min(step, total) / total)
+            )
         )
     elif name == "step":
         every, gamma = int(spec.pop("every")), float(spec.pop("gamma", 0.1))

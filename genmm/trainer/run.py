@@ -7,8 +7,9 @@ import json
 import logging
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +17,6 @@ from torch import nn
 
 from genmm import recipe as recipes
 from genmm.errors import CheckpointError, RecipeError
-from genmm.losses import Loss
 from genmm.plugins import PluginManager
 from genmm.trainer import checkpoint
 from genmm.trainer.data import BatchStream
@@ -74,15 +74,18 @@ class Run:
         file = recipe_file
         self.dataset = None
         if build_data:
-            self.dataset = self.registry.build("datasets", recipe["data"], file=file, key="data",
-                                               seed=recipe["seed"])
+            self.dataset = self.registry.build(
+                "datasets", recipe["data"], file=file, key="data", seed=recipe["seed"]
+            )
         self.models: dict[str, nn.Module] = {}
         for role, spec in recipe.get("models", {}).items():
-            model = self.registry.build("models", spec, file=file, key=f"models.{role}",
-                                        dataset=self.dataset)
+            model = self.registry.build(
+                "models", spec, file=file, key=f"models.{role}", dataset=self.dataset
+            )
             if not isinstance(model, nn.Module):
-                raise RecipeError(f"'{spec['name']}' did not build an nn.Module", file=file,
-                                  key=f"models.{role}")
+                raise RecipeError(
+                    f"'{spec['name']}' did not build an nn.Module", file=file, key=f"models.{role}"
+                )
             self.models[role] = model.to(self.device)
         self.losses: dict[str, Any] = {}
         for role, spec in recipe.get("losses", {}).items():
@@ -102,9 +105,12 @@ class Run:
         if role not in self.models:
             from genmm.registry import closest
 
-            raise RecipeError(f"phase '{self.phase_name}' needs a model '{role}'"
-                              f"{closest(role, tuple(self.models))}", file=self.recipe_file,
-                              key=f"models.{role}")
+            raise RecipeError(
+                f"phase '{self.phase_name}' needs a model '{role}'"
+                f"{closest(role, tuple(self.models))}",
+                file=self.recipe_file,
+                key=f"models.{role}",
+            )
         return self.models[role]
 
     def add_ema(self, role: str, decay: float, start: int = 0) -> EMA:
@@ -201,8 +207,10 @@ class Run:
                 module.load_state_dict(grouped[prefix])
             except RuntimeError as error:
                 first = str(error).splitlines()[0]
-                raise CheckpointError(f"{folder / checkpoint.WEIGHTS}: weights for '{prefix}' do "
-                                      f"not match the recipe's model: {first}")
+                raise CheckpointError(
+                    f"{folder / checkpoint.WEIGHTS}: weights for '{prefix}' do "
+                    f"not match the recipe's model: {first}"
+                )
         for prefix in grouped:
             if prefix.startswith("ema.") and prefix not in self.weight_modules():
                 role = prefix[4:]
@@ -210,19 +218,28 @@ class Run:
                     self.add_ema(role, 0.999).shadow.load_state_dict(grouped[prefix])
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, manager: PluginManager,
-                        build_data: bool = True, overrides: list[str] | tuple[str, ...] = ()):
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        manager: PluginManager,
+        build_data: bool = True,
+        overrides: list[str] | tuple[str, ...] = (),
+    ):
         """Rebuild a run from a checkpoint's stored recipe and load its weights (eval mode)."""
-        import yaml
 
         folder = checkpoint.find(path)
-        stored = yaml.safe_load((folder / checkpoint.RECIPE).read_text(encoding="utf-8"))
+        stored = recipes.parse((folder / checkpoint.RECIPE).read_text(encoding="utf-8"))
         stored.pop("versions", None)
         stored = recipes.apply_overrides(stored, list(overrides), str(folder / checkpoint.RECIPE))
         recipes.validate(stored, manager.registry, str(folder / checkpoint.RECIPE))
         run_folder = folder.parent.parent
-        run = cls(stored, manager, recipe_file=str(folder / checkpoint.RECIPE),
-                  out=run_folder, build_data=build_data)
+        run = cls(
+            stored,
+            manager,
+            recipe_file=str(folder / checkpoint.RECIPE),
+            out=run_folder,
+            build_data=build_data,
+        )
         run.load_weights(folder)
         meta = checkpoint.load_meta(folder)
         run.step = int(meta.get("step", 0))
