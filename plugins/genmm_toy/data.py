@@ -42,14 +42,26 @@ class GaussianMixture(Dataset):
 class Ring(GaussianMixture):
     """Ring of ``modes`` Gaussians of radius ``radius`` and std ``std``."""
 
-    def __init__(self, modes: int = 8, radius: float = 2.0, std: float = 0.02,
-                 size: int = 100_000, seed: int = 0) -> None:
+    def __init__(
+        self,
+        modes: int = 8,
+        radius: float = 2.0,
+        std: float = 0.02,
+        size: int = 100_000,
+        seed: int = 0,
+    ) -> None:
         super().__init__(ring_centres(modes, radius), std, size, seed)
 
 
 class Grid(GaussianMixture):
     """Grid of ``side`` x ``side`` Gaussians, ``spacing`` apart, std ``std``."""
 
-    def __init__(self, side: int = 5, spacing: float = 2.0, std: float = 0.05,
-                 size: int = 100_000, seed: int = 0) -> None:
+    def __init__(
+        self,
+        side: int = 5,
+        spacing: float = 2.0,
+        std: float = 0.05,
+        size: int = 100_000,
+        seed: int = 0,
+    ) -> None:
         super().__init__(grid_centres(side, spacing), std, size, seed)

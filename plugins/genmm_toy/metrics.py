@@ -10,8 +10,9 @@ import torch
 from genmm.metrics import Metric
 
 
-def mode_statistics(points: torch.Tensor, centres: torch.Tensor, std: float,
-                    min_count: int) -> dict[str, float]:
+def mode_statistics(
+    points: torch.Tensor, centres: torch.Tensor, std: float, min_count: int
+) -> dict[str, float]:
     distances = torch.cdist(points.float(), centres.float())  # (N, modes)
     nearest, which = distances.min(1)
     good = nearest <= 3 * std

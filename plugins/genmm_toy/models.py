@@ -18,8 +18,9 @@ def mlp(sizes: list[int], activation: type[nn.Module], slope: float | None = Non
 class MLPGenerator(nn.Module):
     """z ~ N(0, I) of ``latent_dim`` -> ``depth`` hidden ReLU layers of ``hidden`` -> R^out."""
 
-    def __init__(self, latent_dim: int = 16, hidden: int = 256, depth: int = 3,
-                 out_features: int = 2) -> None:
+    def __init__(
+        self, latent_dim: int = 16, hidden: int = 256, depth: int = 3, out_features: int = 2
+    ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.net = mlp([latent_dim] + [hidden] * depth + [out_features], nn.ReLU)

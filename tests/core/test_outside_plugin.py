@@ -1,0 +1,76 @@
+"""A real outside plugin package, installed the way its author would, used through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "outside_plugin"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """``pip install`` the package into its own folder, put on PYTHONPATH for subprocesses."""
+    target = tmp_path_factory.mktemp("site")
+    build = tmp_path_factory.mktemp("build")
+    source = build / "genmm-swissroll"
+    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+         "--no-index", "--quiet", "--target", str(target), str(source)],
+        capture_output=True, text=True, env={**os.environ, "TMPDIR": str(build)}, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+def env_for(site: Path) -> dict[str, str]:
+    path = os.environ.get("PYTHONPATH", "")
+    return {"PYTHONPATH": f"{site}{os.pathsep}{path}" if path else str(site)}
+
+
+def test_outside_plugin_is_listed(cli, site):
+    result = cli("plugins", env=env_for(site))
+    assert result.returncode == 0, result.stderr
+    assert "swissroll 1.2.0  (genmm-swissroll (entry point genmm_swissroll.plugin))" in (
+        result.stdout)
+    assert "datasets: swissroll.points" in result.stdout
+    assert "writers: swissroll.csv" in result.stdout
+
+
+def test_outside_plugin_trains_evaluates_and_generates(cli, site, tmp_path):
+    out = tmp_path / "run"
+    result = cli("run", str(PACKAGE / "recipe.yaml"), "--out", str(out), env=env_for(site))
+    assert result.returncode == 0, result.stderr
+    assert (out / "finished.txt").read_text() == "completed at step 400\n"
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [line["eval"] for line in lines if "eval" in line]
+    assert len(evals) == 4  # eval.every=100 over 400 steps, through the plugin's metric
+    assert abs(evals[-1]["swissroll.data_radius"] - 1.2467) < 1e-3  # the plugin's data, seeded
+    assert all(0 < e["swissroll.nearest"] < 1.0 for e in evals)
+    logged = [line for line in lines if "d_loss" in line]
+    assert logged[-1]["step"] == 400 and logged[-1]["phase"] == "gan"
+    rows = (out / "samples" / "step-000400.csv").read_text().splitlines()
+    assert len(rows) == 256 and len(rows[0].split(",")) == 2
+    generated = tmp_path / "g.csv"
+    made = cli("generate", str(out), "--n", "5", "-o", str(generated), "--scale", "2",
+               env=env_for(site))
+    assert made.returncode == 0, made.stderr
+    assert len(generated.read_text().splitlines()) == 5
+    typo = cli("generate", str(out), "--scael", "2", env=env_for(site))
+    assert typo.returncode == 2 and "did you mean 'scale'" in typo.stderr
+    evaluated = cli("eval", str(out), env=env_for(site))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["step"] == 400
+
+
+def test_without_the_plugin_its_recipe_names_what_is_missing(cli):
+    result = cli("run", str(PACKAGE / "recipe.yaml"), "--dry-run")
+    assert result.returncode == 2
+    assert "unknown dataset 'swissroll.points'" in result.stderr

@@ -1,0 +1,1 @@
+"""genmm-swissroll: an outside genmm plugin."""
