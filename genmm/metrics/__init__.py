@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from genmm.metrics.bleu import References, mean_bleu, self_bleu, sentence_bleu  # noqa: F401
 from genmm.metrics.frechet import frechet_distance, gaussian_statistics, kernel_inception_distance
 
 if TYPE_CHECKING:
