@@ -81,6 +81,7 @@ class Trainer:
         finally:
             self._restore_signals(handlers)
             run.hook.genmm_run_end(run=run, status=status)
+            run.close()
 
     def _build_phase(self, name: str, spec: dict[str, Any]) -> Phase:
         run = self.run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import random
@@ -70,6 +71,7 @@ class Run:
         self.ema: dict[str, EMA] = {}
         self.stop_requested: str | None = None
         self.generate_seed: int | None = None
+        self._tensorboard: Any = None
         seed_everything(int(recipe["seed"]))
         file = recipe_file
         self.dataset = None
@@ -187,10 +189,34 @@ class Run:
         return recipes.dump(recipe)
 
     def log_metrics(self, record: dict[str, Any]) -> None:
+        """Append a line to ``metrics.jsonl`` and, when installed, to TensorBoard events."""
         self.out.mkdir(parents=True, exist_ok=True)
         record = {"time": round(time.time(), 3), **record}
         with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+        board = self.tensorboard()
+        if board is not None and "step" in record:
+            scalars = dict(record.get("eval", {}))
+            scalars = {f"eval/{k}": v for k, v in scalars.items()}
+            scalars.update({f"train/{k}": v for k, v in record.items()
+                            if k not in ("time", "step", "phase_step", "eval")
+                            and isinstance(v, (int, float)) and not isinstance(v, bool)})
+            for key, value in scalars.items():
+                board.add_scalar(key, value, record["step"])
+
+    def tensorboard(self) -> Any:
+        if self._tensorboard is None:
+            self._tensorboard = False
+            if importlib.util.find_spec("tensorboard") is not None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tensorboard = SummaryWriter(log_dir=str(self.out))
+        return self._tensorboard or None
+
+    def close(self) -> None:
+        if self._tensorboard:
+            self._tensorboard.close()
+        self._tensorboard = None
 
     # ----------------------------------------------------------------- checkpoints
     def weight_modules(self) -> dict[str, nn.Module]:
