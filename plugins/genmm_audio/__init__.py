@@ -1,0 +1,1 @@
+"""genmm_audio: MelGAN speech vocoder, the built-in espeak-ng speech corpus, metrics."""

@@ -1,0 +1,121 @@
+"""MelGAN generator (Kumar et al., "MelGAN: Generative Adversarial Networks for Conditional
+Waveform Synthesis", NeurIPS 2019, sec. 2.1 and fig. 1; appendix A, table 5).
+
+A fully convolutional mel-spectrogram inverter: a reflection-padded k7 convolution to
+``16 * ngf`` channels, four upsampling stages (x8, x8, x2, x2: LeakyReLU 0.2 then a transposed
+convolution of kernel 2r and stride r halving the channels), each followed by a residual stack
+of three dilated blocks (dilations 1, 3, 9), then LeakyReLU, a reflection-padded k7 convolution
+to one channel and tanh. Every convolution is weight-normalised (sec. 2.1.3).
+At ``ngf = 32`` and 80 mels it has 4,266,050 parameters (weight-norm g and v counted).
+
+For inference :func:`fold_weight_norm` returns a copy with plain weights (``w = g v / ||v||``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import weight_norm
+
+
+def wn_conv(*args, **kwargs) -> nn.Conv1d:
+    return weight_norm(nn.Conv1d(*args, **kwargs))
+
+
+def wn_conv_transpose(*args, **kwargs) -> nn.ConvTranspose1d:
+    return weight_norm(nn.ConvTranspose1d(*args, **kwargs))
+
+
+class ResidualBlock(nn.Module):
+    """LeakyReLU -> reflect pad -> k3 dilated conv -> LeakyReLU -> k1 conv, plus a k1 shortcut
+    (sec. 2.1.2, "Residual stack")."""
+
+    def __init__(self, channels: int, dilation: int = 1, slope: float = 0.2) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.LeakyReLU(slope),
+            nn.ReflectionPad1d(dilation),
+            wn_conv(channels, channels, kernel_size=3, dilation=dilation),
+            nn.LeakyReLU(slope),
+            wn_conv(channels, channels, kernel_size=1),
+        )
+        self.shortcut = wn_conv(channels, channels, kernel_size=1)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, T) -> (B, C, T)
+        return self.shortcut(x) + self.block(x)
+
+
+class MelGANGenerator(nn.Module):
+    """Log-mel ``(B, n_mels, N)`` -> waveform ``(B, 1, N * prod(ratios))`` in [-1, 1]."""
+
+    latent_dim = 0  # a vocoder takes only its condition: G(mel)
+
+    def __init__(
+        self,
+        n_mels: int = 80,
+        ngf: int = 32,
+        ratios: list[int] | None = None,
+        residual_layers: int = 3,
+        slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        ratios = list(ratios or [8, 8, 2, 2])
+        self.n_mels = n_mels
+        self.hop = 1
+        for ratio in ratios:
+            self.hop *= ratio
+        channels = ngf * 2 ** len(ratios)  # 512 at ngf 32
+        layers: list[nn.Module] = [
+            nn.ReflectionPad1d(3),
+            wn_conv(n_mels, channels, kernel_size=7),  # (B, 80, N) -> (B, 512, N)
+        ]
+        for ratio in ratios:
+            layers += [
+                nn.LeakyReLU(slope),
+                # (B, C, L) -> (B, C/2, L * r): kernel 2r, stride r
+                wn_conv_transpose(
+                    channels,
+                    channels // 2,
+                    kernel_size=2 * ratio,
+                    stride=ratio,
+                    padding=ratio // 2 + ratio % 2,
+                    output_padding=ratio % 2,
+                ),
+            ]
+            channels //= 2
+            layers += [ResidualBlock(channels, 3**j, slope) for j in range(residual_layers)]
+        layers += [
+            nn.LeakyReLU(slope),
+            nn.ReflectionPad1d(3),
+            wn_conv(channels, 1, kernel_size=7),  # (B, ngf, T) -> (B, 1, T)
+            nn.Tanh(),
+        ]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, mel: Tensor) -> Tensor:  # (B, n_mels, N) -> (B, 1, N * hop)
+        return self.model(mel)
+
+
+def fold_weight_norm(model: nn.Module, inplace: bool = False) -> nn.Module:
+    """A copy (or ``model`` itself) with every weight-norm parametrisation folded into a plain
+    weight, in eval mode with gradients off: the same function, cheaper per call."""
+    model = model if inplace else copy.deepcopy(model)
+    for module in model.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+    model.eval().requires_grad_(False)
+    return model
+
+
+@torch.inference_mode()
+def synthesize(generator: nn.Module, mel: Tensor, chunk: int | None = None) -> Tensor:
+    """Vocode ``(B, n_mels, N) -> (B, 1, N * hop)`` with a folded copy of ``generator``."""
+    folded = generator if not _has_weight_norm(generator) else fold_weight_norm(generator)
+    return folded(mel.contiguous())
+
+
+def _has_weight_norm(model: nn.Module) -> bool:
+    return any(parametrize.is_parametrized(m, "weight") for m in model.modules())

@@ -1,0 +1,175 @@
+"""Vocoder quality on held-out utterances, always beside the Griffin-Lim baseline.
+
+For each held-out utterance the reference log-mel is vocoded by the (folded) generator and by
+Griffin-Lim (32 iterations from the non-negative least-squares inverse mel); both are compared
+with the reference audio:
+
+* ``mel_l1``: mean absolute difference of log10 mels (the MelGAN paper's reconstruction error);
+* ``mrstft``: multi-resolution STFT distance (Yamamoto et al. 2020, eq. 6);
+* ``stoi``: short-time objective intelligibility (Taal et al. 2011, ``pystoi``), when installed;
+* ``pesq``: wide-band PESQ (ITU-T P.862.2, ``pesq``) at 16 kHz, when installed;
+* ``synthesis_khz`` / ``real_time_factor``: generator speed on this machine.
+
+Griffin-Lim figures carry the suffix ``_griffin_lim`` and are computed once per dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from genmm.metrics import Metric
+from genmm_audio.frontend import resample
+from genmm_audio.generator import fold_weight_norm
+from genmm_audio.losses import mrstft_distance
+
+if TYPE_CHECKING:
+    from genmm.trainer.run import Run
+
+log = logging.getLogger(__name__)
+
+MEASURES = ("mel_l1", "mrstft", "stoi", "pesq", "speed")
+
+
+def stoi_score(reference: torch.Tensor, estimate: torch.Tensor, rate: int) -> float | None:
+    try:
+        from pystoi import stoi
+    except ImportError:
+        return None
+    return float(stoi(reference.numpy(), estimate.numpy(), rate, extended=False))
+
+
+def pesq_score(reference: torch.Tensor, estimate: torch.Tensor, rate: int) -> float | None:
+    try:
+        from pesq import pesq
+    except ImportError:
+        return None
+    reference16 = resample(reference.double(), rate, 16000).numpy()
+    estimate16 = resample(estimate.double(), rate, 16000).numpy()
+    try:
+        return float(pesq(16000, reference16, estimate16, "wb"))
+    except Exception as error:  # pesq raises on silent or too short signals
+        log.warning("pesq failed: %s", error)
+        return None
+
+
+def score(frontend, reference: torch.Tensor, estimate: torch.Tensor, measures) -> dict[str, float]:
+    """Figures of one utterance: ``reference`` and ``estimate`` are ``(1, T)``."""
+    length = min(reference.shape[-1], estimate.shape[-1])
+    reference, estimate = reference[..., :length], estimate[..., :length]
+    figures: dict[str, float] = {}
+    if "mel_l1" in measures:
+        figures["mel_l1"] = float(
+            (frontend(reference[None]) - frontend(estimate[None])).abs().mean()
+        )
+    if "mrstft" in measures:
+        figures["mrstft"] = float(mrstft_distance(reference[None], estimate[None]))
+    rate = frontend.sample_rate
+    if "stoi" in measures:
+        value = stoi_score(reference[0], estimate[0], rate)
+        if value is not None:
+            figures["stoi"] = value
+    if "pesq" in measures:
+        value = pesq_score(reference[0], estimate[0], rate)
+        if value is not None:
+            figures["pesq"] = value
+    return figures
+
+
+def average(rows: list[dict[str, float]], suffix: str = "") -> dict[str, float]:
+    keys = sorted({key for row in rows for key in row})
+    return {
+        f"{key}{suffix}": float(np.mean([row[key] for row in rows if key in row])) for key in keys
+    }
+
+
+class VocoderQuality(Metric):
+    """``mel_l1``, ``mrstft``, ``stoi``, ``pesq`` of the model and of Griffin-Lim, and speed."""
+
+    def __init__(
+        self,
+        measures: list[str] | None = None,
+        utterances: int = 8,
+        max_seconds: float = 4.0,
+        griffin_lim: bool = True,
+        griffin_lim_iterations: int = 32,
+    ) -> None:
+        self.measures = list(measures or MEASURES)
+        unknown = sorted(set(self.measures) - set(MEASURES))
+        if unknown:
+            raise ValueError(f"unknown measures {unknown} (valid: {', '.join(MEASURES)})")
+        self.utterances = utterances
+        self.max_seconds = max_seconds
+        self.griffin_lim = griffin_lim
+        self.griffin_lim_iterations = griffin_lim_iterations
+
+    def __call__(self, run: Run) -> dict[str, float]:
+        dataset = run.dataset
+        frontend = dataset.frontend
+        items = dataset.held_out_audio(self.utterances, self.max_seconds)
+        generator = fold_weight_norm(run.sampling_model("generator"))
+        rows, seconds, samples = [], 0.0, 0
+        for _, audio in items:
+            mel = frontend(audio[None])  # (1, n_mels, N)
+            started = time.perf_counter()
+            with torch.inference_mode():
+                output = generator(mel.to(run.device)).cpu()[0]  # (1, T)
+            seconds += time.perf_counter() - started
+            samples += output.shape[-1]
+            rows.append(score(frontend, audio, output, self.measures))
+        results = average(rows)
+        if "speed" in self.measures and seconds > 0:
+            results["synthesis_khz"] = samples / seconds / 1000
+            results["real_time_factor"] = samples / frontend.sample_rate / seconds
+        if self.griffin_lim:
+            results.update(self.baseline(dataset, items))
+        return results
+
+    def baseline(self, dataset, items) -> dict[str, float]:
+        """Griffin-Lim figures on the same mels, cached on the dataset."""
+        key = (
+            "griffin_lim",
+            tuple(self.measures),
+            len(items),
+            self.max_seconds,
+            self.griffin_lim_iterations,
+        )
+        if key not in dataset.cache:
+            frontend = dataset.frontend
+            rows = []
+            for _, audio in items:
+                mel = frontend(audio[None])
+                output = frontend.griffin_lim(mel, self.griffin_lim_iterations)[0]
+                measures = [m for m in self.measures if m != "speed"]
+                rows.append(score(frontend, audio, output, measures))
+            dataset.cache[key] = average(rows, "_griffin_lim")
+        return dict(dataset.cache[key])
+
+
+def single(measure: str, doc: str) -> type[VocoderQuality]:
+    class One(VocoderQuality):
+        def __init__(
+            self,
+            utterances: int = 8,
+            max_seconds: float = 4.0,
+            griffin_lim: bool = True,
+            griffin_lim_iterations: int = 32,
+        ) -> None:
+            super().__init__(
+                [measure], utterances, max_seconds, griffin_lim, griffin_lim_iterations
+            )
+
+    One.__doc__ = doc
+    One.__name__ = One.__qualname__ = f"Vocoder_{measure}"
+    return One
+
+
+MelL1 = single("mel_l1", "Held-out log-mel L1 of the model and of Griffin-Lim.")
+MRSTFTDistance = single("mrstft", "Held-out multi-resolution STFT distance, model and GL.")
+STOI = single("stoi", "Held-out STOI (pystoi) of the model and of Griffin-Lim.")
+PESQ = single("pesq", "Held-out wide-band PESQ (pesq) of the model and of Griffin-Lim.")
+Speed = single("speed", "Synthesis speed (kHz, real-time factor) on held-out mels.")

@@ -1,0 +1,52 @@
+"""Hook implementations of the audio plugin (MelGAN vocoder, speech data, metrics, writer)."""
+
+from __future__ import annotations
+
+import genmm
+from genmm_audio import metrics
+from genmm_audio.data import espeak_corpus, speech_folder
+from genmm_audio.discriminator import MultiScaleDiscriminator
+from genmm_audio.generator import MelGANGenerator
+from genmm_audio.losses import MelL1Loss, MultiResolutionSTFTLoss
+from genmm_audio.trainer import GeneratorPretraining
+from genmm_audio.writers import WavWriter
+
+MELGAN = "Kumar et al. 2019, MelGAN (NeurIPS)"
+
+
+@genmm.hookimpl
+def genmm_register_datasets(register):
+    register("audio.speech", speech_folder, about="LJSpeech-layout folder or folder of wav/flac")
+    register("audio.espeak_corpus", espeak_corpus, about="built-in corpus rendered by espeak-ng")
+
+
+@genmm.hookimpl
+def genmm_register_models(register):
+    register("audio.melgan_generator", MelGANGenerator, paper=MELGAN)
+    register("audio.melgan_msd", MultiScaleDiscriminator, paper=MELGAN)
+
+
+@genmm.hookimpl
+def genmm_register_losses(register):
+    register("audio.mrstft", MultiResolutionSTFTLoss, paper="Yamamoto et al. 2020")
+    register("audio.mel_l1", MelL1Loss, paper="Kong et al. 2020 (HiFi-GAN)")
+
+
+@genmm.hookimpl
+def genmm_register_trainers(register):
+    register("audio.pretrain", GeneratorPretraining, paper="Yang et al. 2021; Yamamoto 2020")
+
+
+@genmm.hookimpl
+def genmm_register_metrics(register):
+    register("audio.quality", metrics.VocoderQuality)
+    register("audio.mel_l1", metrics.MelL1)
+    register("audio.mrstft", metrics.MRSTFTDistance)
+    register("audio.stoi", metrics.STOI, paper="Taal et al. 2011")
+    register("audio.pesq", metrics.PESQ, paper="ITU-T P.862.2")
+    register("audio.speed", metrics.Speed)
+
+
+@genmm.hookimpl
+def genmm_register_writers(register):
+    register("audio.wav", WavWriter)

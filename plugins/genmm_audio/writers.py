@@ -1,0 +1,150 @@
+"""``audio.wav``: waveforms as wav (soundfile) plus a png of the input and output log-mels.
+
+``genmm generate runs/speech --wav in.wav -o out.wav`` resynthesises a recording through the
+vocoder (its log-mel, then the generator); ``--mel file.npy`` vocodes a saved log-mel
+(``(n_mels, N)`` or ``(1, n_mels, N)``, log10 magnitude as the front end computes it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import soundfile
+import torch
+from PIL import Image
+
+from genmm.errors import DataError
+from genmm.writers import Writer, default_output
+from genmm_audio.data import frontend_from_data, load_audio
+from genmm_audio.generator import fold_weight_norm
+
+if TYPE_CHECKING:
+    from genmm.trainer.run import Run
+
+# a perceptual dark-blue -> yellow ramp (anchors of matplotlib's viridis)
+ANCHORS = np.array(
+    [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float32
+)
+
+
+def colourise(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    scaled = np.clip((values - low) / max(high - low, 1e-6), 0, 1) * (len(ANCHORS) - 1)
+    index = np.minimum(scaled.astype(int), len(ANCHORS) - 2)
+    fraction = (scaled - index)[..., None]
+    return (ANCHORS[index] * (1 - fraction) + ANCHORS[index + 1] * fraction).astype(np.uint8)
+
+
+def spectrogram_png(mels: list[torch.Tensor], path: Path, scale: int = 2) -> Path:
+    """Stack log-mels ``(n_mels, N)`` vertically (low frequencies at the bottom) into a png."""
+    low = min(float(m.min()) for m in mels)
+    high = max(float(m.max()) for m in mels)
+    low = max(low, high - 5.0)  # 100 dB of range at most
+    width = max(m.shape[-1] for m in mels)
+    panels = []
+    for mel in mels:
+        image = colourise(mel.flip(0).numpy(), low, high)
+        padded = np.zeros((image.shape[0], width, 3), np.uint8)
+        padded[:, : image.shape[1]] = image
+        panels += [padded, np.full((2, width, 3), 255, np.uint8)]
+    picture = Image.fromarray(np.concatenate(panels[:-1], 0))
+    picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    picture.save(path)
+    return path
+
+
+class WavWriter(Writer):
+    """wav files of vocoded speech and a png of input (top) and output (bottom) log-mels."""
+
+    suffix = ".wav"
+
+    def __init__(self, png: bool = True, utterances: int = 2, max_seconds: float = 4.0) -> None:
+        self.png = png
+        self.utterances = utterances
+        self.max_seconds = max_seconds
+
+    def write(
+        self,
+        samples: Any,
+        path: Path,
+        sample_rate: int = 22050,
+        frontend=None,
+        conditions: list[torch.Tensor] | None = None,
+    ) -> list[Path]:
+        """``samples``: ``(B, 1, T)`` or a list of ``(1, T)``; one wav per item (``path`` itself
+        when there is one, else ``<stem>-<i>.wav``)."""
+        path = Path(path)
+        if path.suffix.lower() != ".wav":
+            path = path.with_suffix(".wav")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        items = list(samples)
+        written = []
+        for index, audio in enumerate(items):
+            target = path if len(items) == 1 else path.with_name(f"{path.stem}-{index}.wav")
+            data = audio.detach().float().cpu().reshape(-1).clamp(-1, 1).numpy()
+            soundfile.write(str(target), data, sample_rate, subtype="PCM_16")
+            written.append(target)
+            if self.png and frontend is not None:
+                output_mel = frontend(audio.detach().float().cpu().reshape(1, 1, -1))[0]
+                mels = [output_mel] if conditions is None else [conditions[index], output_mel]
+                written.append(spectrogram_png(mels, target.with_suffix(".png")))
+        return written
+
+    def write_samples(self, run: Run, stem: Path) -> list[Path]:
+        """Vocode the first held-out utterances (called inside ``run.evaluating()``)."""
+        dataset = run.dataset
+        if dataset is None or not hasattr(dataset, "held_out_audio"):
+            return []
+        frontend = dataset.frontend
+        generator = fold_weight_norm(run.sampling_model("generator"))
+        outputs, conditions = [], []
+        for _, audio in dataset.held_out_audio(self.utterances, self.max_seconds):
+            mel = frontend(audio[None])
+            with torch.inference_mode():
+                outputs.append(generator(mel.to(run.device)).cpu()[0])
+            conditions.append(mel[0])
+        return self.write(
+            outputs, stem.with_suffix(".wav"), frontend.sample_rate, frontend, conditions
+        )
+
+    def generate(
+        self,
+        run: Run,
+        n: int,
+        out: Path | None,
+        wav: str | None = None,
+        mel: str | None = None,
+    ) -> list[Path]:
+        """``--wav FILE``: resynthesise a recording; ``--mel FILE.npy``: vocode a log-mel."""
+        if (wav is None) == (mel is None):
+            raise DataError("genmm generate for a vocoder needs exactly one of --wav or --mel")
+        frontend = frontend_from_data(run.recipe.get("data", {}))
+        if wav is not None:
+            audio = load_audio(Path(wav), frontend.sample_rate)
+            if audio.numel() < frontend.n_fft:
+                raise DataError(f"{wav}: too short to vocode ({audio.numel()} samples)")
+            audio = audio[: audio.numel() // frontend.hop * frontend.hop]
+            condition = frontend(audio.reshape(1, 1, -1))  # (1, n_mels, N)
+        else:
+            condition = load_mel(Path(mel), frontend.n_mels)
+        generator = fold_weight_norm(run.sampling_model("generator"))
+        with run.evaluating(seed=run.generate_seed), torch.inference_mode():
+            output = generator(condition.to(run.device)).cpu()  # (1, 1, N * hop)
+        target = out or default_output(run, self.suffix)
+        return self.write(output, target, frontend.sample_rate, frontend, [condition[0]])
+
+
+def load_mel(path: Path, n_mels: int) -> torch.Tensor:
+    """A ``.npy`` log-mel as ``(1, n_mels, N)``; DataError naming the file when it is not one."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as error:
+        raise DataError(f"{path}: cannot read a numpy log-mel ({error})")
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2 or array.shape[0] != n_mels:
+        raise DataError(
+            f"{path}: expected a log-mel of shape ({n_mels}, frames), got {array.shape}"
+        )
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
