@@ -30,11 +30,23 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """R^in -> ``depth`` hidden LeakyReLU(0.2) layers of ``hidden`` -> one logit."""
+    """R^in -> ``depth`` hidden LeakyReLU(0.2) layers of ``hidden`` -> one logit.
 
-    def __init__(self, in_features: int = 2, hidden: int = 256, depth: int = 3) -> None:
+    ``pack`` > 1 makes it a PacGAN discriminator (Lin et al. 2018, sec. 3): it judges ``pack``
+    samples of the same kind at once, concatenated, which penalises mode collapse.
+    """
+
+    def __init__(self, in_features: int = 2, hidden: int = 256, depth: int = 3,
+                 pack: int = 1) -> None:
         super().__init__()
-        self.net = mlp([in_features] + [hidden] * depth + [1], nn.LeakyReLU, 0.2)
+        if pack < 1:
+            raise ValueError("pack must be >= 1")
+        self.pack = pack
+        self.net = mlp([in_features * pack] + [hidden] * depth + [1], nn.LeakyReLU, 0.2)
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, in_features) -> (B, 1)
+    def forward(self, x: Tensor) -> Tensor:  # (B, in) -> (B / pack, 1)
+        if self.pack > 1:
+            if x.shape[0] % self.pack:
+                raise ValueError(f"batch of {x.shape[0]} is not a multiple of pack={self.pack}")
+            x = x.reshape(x.shape[0] // self.pack, -1)  # (B / pack, pack * in)
         return self.net(x)
