@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
+	@$(if $(wildcard recipes/speech.yaml),,echo "recipes/speech.yaml is not here yet (audio plugin): running the toy recipe instead")
 	@echo "genmm run $(MAIN_RECIPE)"
 	$(BIN)/genmm run $(MAIN_RECIPE) $(ARGS)
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import genmm
 from genmm_image import advanced
+from genmm_image.conditional import (
+    ConcatDiscriminator,
+    ConditionalGenerator,
+    ProjectionDiscriminator,
+)
 from genmm_image.data import Digits, Folder, Shapes
+from genmm_image.dcgan import DCGANDiscriminator, DCGANGenerator
+from genmm_image.metrics import ClassMetrics, FrechetDistance
+from genmm_image.vanilla import MLPDiscriminator, MLPGenerator
 from genmm_image.writers import ImageGridWriter
 
 
@@ -18,6 +26,15 @@ def genmm_register_datasets(register):
 
 @genmm.hookimpl
 def genmm_register_models(register):
+    register("image.mlp_generator", MLPGenerator, paper="Goodfellow et al. 2014")
+    register("image.mlp_discriminator", MLPDiscriminator, paper="Goodfellow et al. 2014")
+    register("image.dcgan_generator", DCGANGenerator, paper="Radford et al. 2015")
+    register("image.dcgan_discriminator", DCGANDiscriminator, paper="Radford et al. 2015")
+    register("image.cgan_generator", ConditionalGenerator, paper="Mirza & Osindero 2014")
+    register("image.concat_discriminator", ConcatDiscriminator, paper="Mirza & Osindero 2014")
+    register(
+        "image.projection_discriminator", ProjectionDiscriminator, paper="Miyato & Koyama 2018"
+    )
     advanced.register_models(register)
 
 
@@ -33,6 +50,8 @@ def genmm_register_trainers(register):
 
 @genmm.hookimpl
 def genmm_register_metrics(register):
+    register("image.fd", FrechetDistance, paper="Heusel et al. 2017; Kynkäänniemi et al. 2019")
+    register("image.classes", ClassMetrics, about="class accuracy / coverage by a classifier")
     advanced.register_metrics(register)
 
 
