@@ -192,6 +192,8 @@ def generate(
     written = run_.writer.generate(run_, n, output, **options)
     for path in written:
         typer.echo(str(path))
+        if output is None and run_.writer.suffix == path.suffix == ".txt":  # show text output
+            typer.echo(path.read_text(encoding="utf-8"), nl=False)
 
 
 @app.command(name="eval")

@@ -1,0 +1,221 @@
+"""Text data: the synthetic oracle of SeqGAN, the user's corpus and the built-in news corpus.
+
+``text.oracle`` (Yu et al. 2017, sec. 5 "synthetic data experiments"): an LSTM with N(0, 1)
+parameters (the "oracle", fixed by the seed) generates 10,000 sequences of length 20 over a
+vocabulary of 5,000 as the real data; the oracle then scores generated text (NLL_oracle).
+
+``text.corpus``: one document per line of a text file (or of every ``.txt`` in a folder), split
+into sentences; a tokenizer (byte-level BPE or characters) is trained on the training split;
+each sentence becomes ``max_length`` ids ending in ``</s>`` and padded with ``</s>``; sentences
+longer than that are left out. A held-out split feeds ``text.nll_test`` and BLEU.
+
+``text.news``: the 300 ABC news articles of the Lee corpus that ship inside gensim's test data,
+read in place (never copied).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from genmm.errors import DataError
+from genmm_text.generator import LSTMGenerator
+from genmm_text.tokenizer import TextTokenizer
+
+log = logging.getLogger(__name__)
+
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+class TokenDataset(Dataset):
+    """Fixed-length token sequences: ``tokens`` (N, T) for training, ``held_out`` (M, T)."""
+
+    tokens: torch.Tensor
+    held_out: torch.Tensor
+    vocab_size: int
+    max_length: int
+    end_id: int | None = None
+    tokenizer: TextTokenizer | None = None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"real": self.tokens[index]}
+
+    def get_batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        return {"real": self.tokens[indices]}
+
+    def words(self, rows: torch.Tensor) -> list[list[str]]:
+        """Token lists for BLEU: words of the decoded text, or ids for the oracle."""
+        if self.tokenizer is None:
+            return [[str(t) for t in row] for row in rows.tolist()]
+        return [self.tokenizer.decode(row).split() for row in rows.tolist()]
+
+
+class OracleDataset(TokenDataset):
+    """``size`` sequences (+ ``held_out_size`` held out) drawn from a random oracle LSTM."""
+
+    def __init__(
+        self,
+        vocab_size: int = 5000,
+        embedding_dim: int = 32,
+        hidden_dim: int = 32,
+        length: int = 20,
+        size: int = 10000,
+        held_out_size: int = 1000,
+        oracle_seed: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.vocab_size = vocab_size
+        self.max_length = length
+        seed = seed if oracle_seed is None else oracle_seed
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.oracle = LSTMGenerator(
+                vocab_size, embedding_dim, hidden_dim, length, start_token=0, init_std=1.0
+            ).eval()
+            self.oracle.requires_grad_(False)
+            with torch.no_grad():
+                drawn = torch.cat(
+                    [
+                        self.oracle.sample(min(2000, size + held_out_size - i))
+                        for i in range(0, size + held_out_size, 2000)
+                    ]
+                )
+        self.tokens, self.held_out = drawn[:size], drawn[size:]
+
+    @torch.no_grad()
+    def oracle_nll(self, tokens: torch.Tensor, batch_size: int = 1000) -> float:
+        """Mean per-token negative log-likelihood of ``tokens`` under the oracle."""
+        self.oracle.to(tokens.device)
+        total = 0.0
+        for start in range(0, len(tokens), batch_size):
+            chunk = tokens[start : start + batch_size]
+            total += float(-self.oracle.log_probs(chunk).sum())
+        return total / tokens.numel()
+
+
+def split_sentences(document: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(document.strip()) if s.strip()]
+
+
+def read_documents(path: Path) -> list[str]:
+    """Non-empty lines of a UTF-8 file, or of every ``.txt`` file in a folder (sorted)."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    files = sorted(path.rglob("*.txt")) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise DataError(f"{path}: the folder holds no .txt files")
+    documents = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(
+                f"{file}: not UTF-8 text (byte {error.start}: {error.reason}); "
+                "save the corpus as UTF-8"
+            )
+        except OSError as error:
+            raise DataError(f"{file}: cannot read: {error}")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if not lines and not path.is_dir():
+            raise DataError(f"{file}: the file is empty (expected one document per line)")
+        documents.extend(lines)
+    if not documents:
+        raise DataError(f"{path}: every .txt file in the folder is empty")
+    return documents
+
+
+class CorpusDataset(TokenDataset):
+    """Sentences of the user's text, tokenized to ``max_length`` ids with a trained tokenizer."""
+
+    def __init__(
+        self,
+        path: str,
+        tokenizer: str = "bpe",
+        vocab_size: int = 5000,
+        max_length: int = 32,
+        held_out: float = 0.1,
+        min_tokens: int = 3,
+        seed: int = 0,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.max_length = max_length
+        sentences = [s for d in read_documents(self.path) for s in split_sentences(d)]
+        order = torch.randperm(len(sentences), generator=torch.Generator().manual_seed(seed))
+        sentences = [sentences[i] for i in order.tolist()]
+        test_count = int(round(len(sentences) * held_out)) if len(sentences) > 1 else 0
+        train_sentences, test_sentences = sentences[test_count:], sentences[:test_count]
+        self.tokenizer = TextTokenizer.train(train_sentences, tokenizer, vocab_size)
+        self.vocab_size = self.tokenizer.vocab_size
+        self.end_id = self.tokenizer.end_id
+        self.tokens = self.encode(train_sentences, min_tokens)
+        self.held_out = self.encode(test_sentences, min_tokens)
+        if len(self.tokens) == 0:
+            raise DataError(
+                f"{self.path}: no sentence of {min_tokens} to {max_length - 1} tokens "
+                f"(raise data.max_length)"
+            )
+        log.info(
+            "%s: %d training and %d held-out sentences, vocabulary %d",
+            self.path,
+            len(self.tokens),
+            len(self.held_out),
+            self.vocab_size,
+        )
+
+    def encode(self, sentences: list[str], min_tokens: int) -> torch.Tensor:
+        """Sentences -> (N, max_length): ids, ``</s>``, then ``</s>`` padding."""
+        rows = []
+        for sentence in sentences:
+            ids = self.tokenizer.encode(sentence)
+            if min_tokens <= len(ids) <= self.max_length - 1:
+                rows.append(ids + [self.end_id] * (self.max_length - len(ids)))
+        if not rows:
+            return torch.empty(0, self.max_length, dtype=torch.long)
+        return torch.tensor(rows, dtype=torch.long)
+
+
+def lee_corpus_path() -> Path:
+    """gensim's ``test/test_data/lee_background.cor``, found without importing gensim."""
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or spec.origin is None:
+        raise DataError(
+            "text.news reads the Lee news corpus that ships with gensim, which is not "
+            "installed: pip install 'genmm[data]' (or gensim), or use data.name=text.corpus "
+            "with data.path=YOUR_FILE.txt"
+        )
+    path = Path(spec.origin).parent / "test" / "test_data" / "lee_background.cor"
+    if not path.exists():
+        raise DataError(f"{path}: gensim is installed but its Lee corpus file is missing")
+    return path
+
+
+class NewsDataset(CorpusDataset):
+    """The 300 ABC news articles of the Lee corpus (gensim's test data), read in place."""
+
+    def __init__(
+        self,
+        tokenizer: str = "bpe",
+        vocab_size: int = 5000,
+        max_length: int = 32,
+        held_out: float = 0.1,
+        min_tokens: int = 3,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            str(lee_corpus_path()), tokenizer, vocab_size, max_length, held_out, min_tokens, seed
+        )
+
+
+def describe(dataset: Any) -> str:
+    return f"{type(dataset).__name__}: {len(dataset)} sequences of {dataset.max_length}"

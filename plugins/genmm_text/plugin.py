@@ -1,0 +1,56 @@
+"""Hook implementations of the text plugin."""
+
+from __future__ import annotations
+
+import genmm
+from genmm_text.data import CorpusDataset, NewsDataset, OracleDataset
+from genmm_text.discriminator import CNNDiscriminator
+from genmm_text.generator import GPT2Generator, LSTMGenerator
+from genmm_text.metrics import BLEU, OracleNLL, SelfBLEU, TestNLL
+from genmm_text.tokenizer import FILE_NAME
+from genmm_text.trainer import DiscriminatorPretrainPhase, MLEPhase, SeqGANPhase
+from genmm_text.writers import TextWriter
+
+PAPER = "Yu et al., SeqGAN, AAAI 2017"
+
+
+@genmm.hookimpl
+def genmm_register_datasets(register):
+    register("text.oracle", OracleDataset, paper=PAPER, about="random LSTM oracle, V 5000, T 20")
+    register("text.corpus", CorpusDataset, about="your text file or folder, trained tokenizer")
+    register("text.news", NewsDataset, about="the Lee corpus of 300 ABC news articles (gensim)")
+
+
+@genmm.hookimpl
+def genmm_register_models(register):
+    register("text.lstm_generator", LSTMGenerator, paper=PAPER)
+    register("text.gpt2_generator", GPT2Generator, paper="Radford et al. 2019 (GPT-2)")
+    register("text.cnn_discriminator", CNNDiscriminator, paper=PAPER)
+
+
+@genmm.hookimpl
+def genmm_register_trainers(register):
+    register("text.mle", MLEPhase, paper=PAPER)
+    register("text.discriminator_pretrain", DiscriminatorPretrainPhase, paper=PAPER)
+    register("text.seqgan_adversarial", SeqGANPhase, paper=PAPER + ", algorithm 1")
+
+
+@genmm.hookimpl
+def genmm_register_metrics(register):
+    register("text.nll_oracle", OracleNLL, paper=PAPER)
+    register("text.nll_test", TestNLL)
+    register("text.bleu", BLEU, paper="Papineni et al. 2002")
+    register("text.self_bleu", SelfBLEU, paper="Zhu et al. 2018 (Texygen)")
+
+
+@genmm.hookimpl
+def genmm_register_writers(register):
+    register("text.lines", TextWriter)
+
+
+@genmm.hookimpl
+def genmm_run_start(run):
+    """Keep the trained tokenizer in the run folder, so generation decodes the same way."""
+    tokenizer = getattr(run.dataset, "tokenizer", None)
+    if tokenizer is not None and type(run.dataset).__module__ == "genmm_text.data":
+        tokenizer.save(run.out / FILE_NAME)

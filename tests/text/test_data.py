@@ -1,0 +1,109 @@
+"""Text data: tokenizer round-trips, corpus reading and its errors, the oracle and the news."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+from genmm_text.data import CorpusDataset, NewsDataset, OracleDataset, split_sentences
+from genmm_text.tokenizer import TextTokenizer
+
+from genmm import DataError
+
+TEXT = (
+    "The government said on Monday that it would act. Officials met in Sydney! "
+    "Was the plan approved? Nobody knew.\n"
+    "Fires burned near the coast. Café owners closed early, naïvely hoping for rain.\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["bpe", "char"])
+def test_tokenizer_round_trip(tmp_path, kind):
+    sentences = split_sentences(TEXT.replace("\n", " "))
+    tokenizer = TextTokenizer.train(sentences, kind, vocab_size=400)
+    assert tokenizer.start_id == 0 and tokenizer.end_id == 1
+    for sentence in sentences:
+        ids = tokenizer.encode(sentence)
+        assert tokenizer.decode(ids) == sentence
+        assert tokenizer.decode(ids + [1, 57, 3]) == sentence  # stops at </s>
+    saved = TextTokenizer.load(tokenizer.save(tmp_path / "tokenizer.json"))
+    assert saved.encode(sentences[-1]) == tokenizer.encode(sentences[-1])
+    assert saved.decode(tokenizer.encode(sentences[-1])) == sentences[-1]
+
+
+def test_sentence_splitting():
+    assert split_sentences("It rained. Then it stopped! Did it? Yes.") == [
+        "It rained.",
+        "Then it stopped!",
+        "Did it?",
+        "Yes.",
+    ]
+    assert split_sentences("Mr. smith and e.g. this stay together.") == [
+        "Mr. smith and e.g. this stay together."
+    ]
+
+
+def test_corpus_file_and_folder(tmp_path):
+    file = tmp_path / "news.txt"
+    file.write_text(TEXT * 5, encoding="utf-8")
+    data = CorpusDataset(str(file), vocab_size=300, max_length=24, held_out=0.2, min_tokens=1)
+    assert data.tokens.shape[1] == 24 and len(data) > 0 and len(data.held_out) > 0
+    assert bool((data.tokens[:, -1] == data.end_id).all())  # every row ends in </s>
+    assert data.vocab_size <= 300
+    row = data.tokens[0]
+    assert data.tokenizer.decode(row) in split_sentences(TEXT.replace("\n", " "))
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "b.txt").write_text(TEXT, encoding="utf-8")
+    chars = CorpusDataset(str(folder), tokenizer="char", max_length=80, held_out=0.0)
+    assert len(chars) == 12 and len(chars.held_out) == 0
+
+
+def test_empty_and_non_utf8_files_name_the_file(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
+    with pytest.raises(DataError, match="empty.txt.*empty"):
+        CorpusDataset(str(empty))
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("Caf\xe9 au lait. Tr\xe8s bien.\n".encode("latin-1"))
+    with pytest.raises(DataError, match="latin1.txt: not UTF-8"):
+        CorpusDataset(str(latin))
+    folder = tmp_path / "nothing"
+    folder.mkdir()
+    with pytest.raises(DataError, match="nothing: the folder holds no .txt"):
+        CorpusDataset(str(folder))
+    with pytest.raises(DataError, match="missing.txt: no such file"):
+        CorpusDataset(str(tmp_path / "missing.txt"))
+    long = tmp_path / "long.txt"
+    long.write_text("word " * 200 + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="long.txt: no sentence"):
+        CorpusDataset(str(long), max_length=8)
+
+
+def test_oracle_is_fixed_by_its_seed():
+    a = OracleDataset(vocab_size=30, length=6, size=50, held_out_size=10, seed=3)
+    b = OracleDataset(vocab_size=30, length=6, size=50, held_out_size=10, seed=3)
+    c = OracleDataset(vocab_size=30, length=6, size=50, held_out_size=10, seed=4)
+    assert torch.equal(a.tokens, b.tokens) and not torch.equal(a.tokens, c.tokens)
+    assert a.tokens.shape == (50, 6) and a.held_out.shape == (10, 6)
+    own = a.oracle_nll(a.held_out)
+    uniform = torch.randint(30, (200, 6))
+    assert 0 < own < a.oracle_nll(uniform)  # the oracle prefers its own text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gensim") is None, reason="gensim not installed")
+def test_news_reads_the_lee_corpus_in_place():
+    data = NewsDataset(vocab_size=2000, max_length=40)
+    assert len(data) > 1000 and len(data.held_out) > 100
+    assert data.vocab_size <= 2000
+    assert "lee_background.cor" in str(data.path)
+
+
+def test_news_without_gensim_says_how_to_install(monkeypatch):
+    import genmm_text.data as data
+
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(DataError, match=r"genmm\[data\].*text.corpus"):
+        data.lee_corpus_path()

@@ -1,0 +1,106 @@
+"""SeqGAN models: parameter counts at paper widths, sampling, batched rollouts and rewards."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from genmm_text.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, CNNDiscriminator
+from genmm_text.generator import GPT2Generator, LSTMGenerator
+from genmm_text.sampling import filter_top_k, sample_categorical
+
+
+def test_discriminator_parameters_at_paper_widths():
+    model = CNNDiscriminator()  # vocabulary 5000, embedding 64, windows 1-10, 15, 20
+    features = sum(PAPER_NUM_FILTERS)
+    assert features == 1720
+    convolutions = sum(n * (64 * k + 1) for k, n in zip(PAPER_FILTER_SIZES, PAPER_NUM_FILTERS))
+    expected = 5000 * 64 + convolutions + 2 * (features * features + features) + features * 2 + 2
+    assert expected == 7_045_402
+    assert sum(p.numel() for p in model.parameters()) == expected
+    assert model.dropout.p == 0.25 and model.l2 == 0.2
+
+
+def test_generator_parameters_at_paper_widths():
+    model = LSTMGenerator()  # vocabulary 5000, embedding 32, hidden 32
+    lstm = 4 * 32 * (32 + 32) + 2 * 4 * 32
+    expected = 5000 * 32 + lstm + 32 * 5000 + 5000
+    assert sum(p.numel() for p in model.parameters()) == expected == 333_448
+
+
+def test_generator_shapes_and_prefix():
+    torch.manual_seed(0)
+    model = LSTMGenerator(vocab_size=50, max_length=12)
+    tokens = model.sample(7)
+    assert tokens.shape == (7, 12) and tokens.dtype == torch.long
+    assert 0 <= int(tokens.min()) and int(tokens.max()) < 50
+    assert model(tokens).shape == (7, 12, 50)
+    log_probs = model.log_probs(tokens)
+    assert log_probs.shape == (7, 12) and bool((log_probs <= 0).all())
+    prefix = torch.tensor([3, 4, 5])
+    prompted = model.sample(4, prefix=prefix, top_k=5, temperature=0.7)
+    assert bool((prompted[:, :3] == prefix).all())
+
+
+def test_sampling_matches_the_distribution():
+    torch.manual_seed(0)
+    logits = torch.tensor([[2.0, 0.0, -1.0, 1.0, -30.0]]).repeat(200_000, 1)
+    draws = sample_categorical(logits)
+    frequencies = torch.bincount(draws, minlength=5).float() / len(draws)
+    assert torch.allclose(frequencies, logits[0].softmax(0), atol=4e-3)
+    assert int((draws == 4).sum()) == 0  # probability ~1e-14
+    top = filter_top_k(logits[:1], 2)
+    assert torch.isinf(top).sum() == 3 and int(sample_categorical(top.repeat(1000, 1)).max()) <= 3
+
+
+def test_rollout_shapes_prefixes_and_reward_range():
+    torch.manual_seed(0)
+    generator = LSTMGenerator(vocab_size=60, max_length=10)
+    discriminator = CNNDiscriminator(vocab_size=60, max_length=10).eval()
+    tokens = generator.sample(5)
+    with torch.no_grad():
+        completions = generator.rollout(tokens, 4)
+        rewards = discriminator.rollout_rewards(tokens, completions)
+    assert completions.shape == (9, 4, 5, 10)
+    for given in range(1, 10):  # completions keep the given prefix
+        block = completions[given - 1]
+        assert bool((block[..., :given] == tokens[None, :, :given]).all())
+    assert int(completions.max()) < 60
+    assert rewards.shape == (5, 10)
+    assert bool(((rewards >= 0) & (rewards <= 1)).all())
+    with torch.no_grad():  # the shared-prefix evaluation equals scoring every completion
+        direct = discriminator.real_probability(completions.reshape(-1, 10)).view(9, 4, 5)
+        assert torch.allclose(rewards[:, :9], direct.mean(1).T, atol=1e-5)
+        assert torch.allclose(rewards[:, 9], discriminator.real_probability(tokens), atol=1e-6)
+
+
+def test_batched_rollout_follows_the_policy():
+    """A prefix's completions follow G: their first drawn token matches G's next-token law."""
+    torch.manual_seed(1)
+    generator = LSTMGenerator(vocab_size=6, max_length=4, init_std=1.0)
+    tokens = generator.sample(1)
+    with torch.no_grad():
+        completions = generator.rollout(tokens, 20_000)  # (3, N, 1, 4)
+        expected = generator(tokens)[0, 2].softmax(0)  # law of x_3 given x_1, x_2
+    frequencies = torch.bincount(completions[1, :, 0, 2], minlength=6).float() / 20_000
+    assert torch.allclose(frequencies, expected, atol=0.015)
+
+
+def test_gpt2_generator():
+    pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    model = GPT2Generator(vocab_size=40, max_length=8, n_embd=16, n_layer=1, n_head=2)
+    tokens = model.eval().sample(3)
+    assert tokens.shape == (3, 8)
+    assert model(tokens).shape == (3, 8, 40)
+    with torch.no_grad():
+        completions = model.rollout(tokens, 2)
+    assert completions.shape == (7, 2, 3, 8)
+    assert bool((completions[3][..., :4] == tokens[None, :, :4]).all())
+
+
+def test_vocabulary_smaller_than_the_data_is_an_error():
+    class Data:
+        vocab_size = 120
+
+    with pytest.raises(ValueError, match="vocab_size 100"):
+        LSTMGenerator(vocab_size=100, dataset=Data())
