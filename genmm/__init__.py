@@ -26,5 +26,9 @@ __all__ = [
     "RecipeError",
     "TrainingError",
     "hookimpl",
+    "losses",
+    "metrics",
+    "trainer",
+    "writers",
     "__version__",
 ]

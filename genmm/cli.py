@@ -119,8 +119,10 @@ def run(
         )
     run_ = Run(resolved, manager, recipe_file=str(recipe_path), out=run_folder)
     run_.out.mkdir(parents=True, exist_ok=True)
-    (run_.out / "recipe.yaml").write_text(run_.recipe_text(), encoding="utf-8")
-    with TrainingProgress(enabled=resolved["trainer"]["progress"]) as progress:
+    if run_.is_main:
+        (run_.out / "recipe.yaml").write_text(run_.recipe_text(), encoding="utf-8")
+    show = resolved["trainer"]["progress"] and run_.is_main
+    with TrainingProgress(enabled=show) as progress:
         trainer = Trainer(run_, max_steps=max_steps, progress=progress)
         if folder is not None:
             trainer.resume_from(folder)

@@ -17,7 +17,8 @@ from genmm.errors import DataError
 class BatchStream:
     """Endless batches of ``batch_size`` items, shuffled per epoch, resumable by position."""
 
-    def __init__(self, dataset: Any, batch_size: int, seed: int, name: str = "data") -> None:
+    def __init__(self, dataset: Any, batch_size: int, seed: int, name: str = "data",
+                 rank: int = 0, world_size: int = 1) -> None:
         try:
             size = len(dataset)
         except TypeError:
@@ -27,6 +28,8 @@ class BatchStream:
         self.dataset = dataset
         self.size = size
         self.batch_size = batch_size
+        self.rank = rank
+        self.world_size = world_size
         self.seed = seed
         self.epoch = 0
         self.index = 0
@@ -36,7 +39,7 @@ class BatchStream:
 
     @property
     def steps_per_epoch(self) -> int:
-        return max(1, -(-self.size // self.batch_size))
+        return max(1, -(-self.size // (self.batch_size * self.world_size)))
 
     def _epoch_order(self) -> torch.Tensor:
         if self._order is None:
@@ -45,16 +48,22 @@ class BatchStream:
         return self._order
 
     def next(self) -> Any:
+        """The next batch; under data parallelism, this process's slice of the global batch."""
+        wanted = self.batch_size * self.world_size
         order = self._epoch_order()
-        indices = order[self.index : self.index + self.batch_size].tolist()
+        indices = order[self.index : self.index + wanted].tolist()
         self.index += len(indices)
         if self.index >= self.size:
             self.epoch, self.index, self._order = self.epoch + 1, 0, None
-        if len(indices) < self.batch_size:  # wrap: fill the batch from the next epoch
+        while len(indices) < wanted:  # wrap: fill the batch from the next epoch
             order = self._epoch_order()
-            missing = self.batch_size - len(indices)
+            missing = min(wanted - len(indices), self.size)
             indices += order[:missing].tolist()
             self.index = missing
+            if self.index >= self.size:
+                self.epoch, self.index, self._order = self.epoch + 1, 0, None
+        if self.world_size > 1:
+            indices = indices[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
         getitem = getattr(self.dataset, "get_batch", None)
         if callable(getitem):
             return getitem(indices)

@@ -11,7 +11,7 @@ from typing import Any
 
 from genmm.errors import CheckpointError, RecipeError, TrainingError
 from genmm.recipe import PHASE_LOOP_KEYS
-from genmm.trainer import checkpoint
+from genmm.trainer import checkpoint, distributed
 from genmm.trainer.data import BatchStream
 from genmm.trainer.phase import Phase
 from genmm.trainer.run import Run
@@ -29,6 +29,14 @@ def phase_length(spec: dict[str, Any], stream: BatchStream, cap: int | None) -> 
         else (spec["epochs"] * stream.steps_per_epoch)
     )
     return min(steps, cap) if cap is not None else steps
+
+
+def own_rng(state: dict[str, Any], run: Run) -> dict[str, Any]:
+    """This process's random streams from a checkpoint (per rank under data parallelism)."""
+    ranks = state.get("rng_ranks")
+    if run.distributed and ranks and len(ranks) == run.world_size:
+        return ranks[run.rank]
+    return state["rng"]
 
 
 class Trainer:
@@ -127,7 +135,7 @@ class Trainer:
             run.load_weights(self.resume_folder)
             phase.load_state_dict(resume["phase_state"])
             run.stream.load_state_dict(resume["stream"])
-            checkpoint.set_rng_state(resume["rng"])
+            checkpoint.set_rng_state(own_rng(resume, run))
         elif self.lr_scale != 1.0:
             phase.scale_learning_rates(self.lr_scale)
         if phase_step >= total:
@@ -137,7 +145,8 @@ class Trainer:
         every_eval = run.recipe["eval"]["every"]
         every_sample = run.recipe["samples"]["every"]
         every_checkpoint = run.recipe["checkpoint"]["every"]
-        task = self.progress.start(name, total, phase_step) if self.progress else None
+        show = self.progress is not None and run.is_main
+        task = self.progress.start(name, total, phase_step) if show else None
         hook_step_end = run.hook.genmm_step_end
         started, started_step = time.perf_counter(), phase_step
         while phase_step < total:
@@ -171,7 +180,11 @@ class Trainer:
                 self.write_samples()
             if every_checkpoint and step % every_checkpoint == 0:
                 self.save(index, name, phase, phase_step)
-            if run.stop_requested:
+            stop = run.stop_requested is not None
+            if run.distributed:
+                stop = distributed.any_flag(stop)
+                run.stop_requested = run.stop_requested or ("SIGTERM" if stop else None)
+            if stop:
                 self.save(index, name, phase, phase_step)
                 return True
         if task is not None:
@@ -218,7 +231,7 @@ class Trainer:
         phase.load_state_dict(state["phase_state"])
         assert run.stream is not None
         run.stream.load_state_dict(state["stream"])
-        checkpoint.set_rng_state(state["rng"])
+        checkpoint.set_rng_state(own_rng(state, run))
         self.lr_scale = float(state.get("lr_scale", 1.0)) * factor
         phase.scale_learning_rates(self.lr_scale / float(state.get("lr_scale", 1.0)))
         run.step = int(state["step"])
@@ -242,6 +255,8 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         run = self.run
         results: dict[str, float] = {}
+        if not run.is_main:
+            return results
         for figures in run.hook.genmm_evaluate(run=run, step=run.step):
             results.update(figures or {})
         if results:
@@ -251,7 +266,7 @@ class Trainer:
 
     def write_samples(self) -> list[Path]:
         run = self.run
-        if run.writer is None:
+        if run.writer is None or not run.is_main:
             return []
         with run.evaluating():
             return run.writer.write_samples(run, run.samples_dir / f"step-{run.step:06d}")
@@ -269,6 +284,12 @@ class Trainer:
             "rng": checkpoint.rng_state(),
             "lr_scale": self.lr_scale,
         }
+        if run.distributed:
+            state["rng_ranks"] = distributed.gather(state["rng"])
+            if not run.is_main:
+                distributed.barrier()
+                return run.checkpoints
+
         meta = {
             "step": run.step,
             "phase": name,
@@ -286,6 +307,7 @@ class Trainer:
             run.recipe["checkpoint"]["keep"],
         )
         run.hook.genmm_checkpoint_saved(run=run, path=path)
+        distributed.barrier()
         return path
 
     # ------------------------------------------------------------------ signals

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from genmm.trainer import distributed
 from genmm.trainer.optim import build_optimizer, build_schedule
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Phase:
     ) -> torch.optim.Optimizer:
         """Build, keep and return the optimiser (and its schedule) for ``role``."""
         optimizer = build_optimizer(parameters, spec, key=f"phases.{run.phase_name}.optimizers")
+        if run.distributed:
+            optimizer.register_step_pre_hook(distributed.average_gradients)
         self.optimizers[role] = optimizer
         self.schedulers[role] = build_schedule(
             optimizer, schedule, self.total_steps, key=f"phases.{run.phase_name}.schedules"

@@ -19,7 +19,7 @@ from torch import nn
 from genmm import recipe as recipes
 from genmm.errors import CheckpointError, RecipeError
 from genmm.plugins import PluginManager
-from genmm.trainer import checkpoint
+from genmm.trainer import checkpoint, distributed
 from genmm.trainer.data import BatchStream
 from genmm.trainer.ema import EMA
 from genmm.trainer.gan import generate, sample_latent
@@ -61,7 +61,13 @@ class Run:
         self.hook = manager.hook
         self.out = Path(out or recipe.get("out") or "runs/run")
         settings = recipe["trainer"]
-        self.device = pick_device(settings["device"])
+        self.distributed = distributed.initialise()
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        self.is_main = self.rank == 0
+        if self.distributed and settings["device"] == "auto":
+            self.device = distributed.local_device()
+        else:
+            self.device = pick_device(settings["device"])
         precision = settings["precision"]
         self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
         self.step = 0
@@ -89,6 +95,8 @@ class Run:
                     f"'{spec['name']}' did not build an nn.Module", file=file, key=f"models.{role}"
                 )
             self.models[role] = model.to(self.device)
+            if self.distributed:
+                distributed.broadcast_module(self.models[role])
         self.losses: dict[str, Any] = {}
         for role, spec in recipe.get("losses", {}).items():
             self.losses[role] = self.registry.build("losses", spec, file=file, key=f"losses.{role}")
@@ -98,6 +106,8 @@ class Run:
             self.metrics.append(
                 self.registry.build("metrics", spec, file=file, key=f"eval.metrics[{index}]")
             )
+        if self.distributed:  # each process draws its own noise from here on
+            seed_everything(int(recipe["seed"]) + 1_000_003 * self.rank)
         self.writer = None
         if "writer" in recipe:
             self.writer = self.registry.build("writers", recipe["writer"], file=file, key="writer")
@@ -190,6 +200,8 @@ class Run:
 
     def log_metrics(self, record: dict[str, Any]) -> None:
         """Append a line to ``metrics.jsonl`` and, when installed, to TensorBoard events."""
+        if not self.is_main:
+            return
         self.out.mkdir(parents=True, exist_ok=True)
         record = {"time": round(time.time(), 3), **record}
         with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as handle:

@@ -1,0 +1,97 @@
+"""Data parallelism under ``torchrun``: the same recipe, no code change.
+
+Every process holds a full copy of the models; each draws its own slice of every global
+batch; gradients are averaged across processes just before each optimiser step (the effect of
+DistributedDataParallel, without wrapping the models, so their attributes and state-dict keys
+stay the same). Gloo on CPU, NCCL on GPU; multi-node is torchrun's rendezvous. Rank 0 alone
+writes checkpoints, logs, samples and evaluations.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def initialise() -> bool:
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); True when joined."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
+        return False
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return True
+
+
+def local_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def broadcast_module(module: nn.Module) -> None:
+    """Make every process start from rank 0's parameters and buffers."""
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(tensor.data, src=0)
+
+
+@torch.no_grad()
+def average_gradients(optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
+    """An optimiser step pre-hook: all-reduce (mean) the gradients, flattened per dtype."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"]
+             if p.grad is not None]
+    if not grads:
+        return
+    size = float(world_size())
+    by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
+    for grad in grads:
+        by_dtype.setdefault(grad.dtype, []).append(grad)
+    for group in by_dtype.values():
+        flat = torch.cat([g.reshape(-1) for g in group])
+        dist.all_reduce(flat)
+        flat /= size
+        offset = 0
+        for grad in group:
+            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+            offset += grad.numel()
+
+
+def any_flag(flag: bool) -> bool:
+    """True on every process when any process raised ``flag`` (e.g. a signal)."""
+    if world_size() == 1:
+        return flag
+    device = local_device() if dist.get_backend() == "nccl" else torch.device("cpu")
+    value = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def gather(obj: Any) -> list[Any]:
+    """Every process's ``obj``, in rank order (rank 0's only when not distributed)."""
+    if world_size() == 1:
+        return [obj]
+    gathered: list[Any] = [None] * world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def barrier() -> None:
+    if world_size() > 1:
+        dist.barrier()
