@@ -18,6 +18,7 @@ import torch
 from genmm.plugins import PluginManager
 from genmm.trainer.gan import GANTrainer, generate, sample_latent, unpack
 from genmm.trainer.loop import Trainer
+from genmm.trainer.optim import build_schedule
 from genmm.trainer.run import Run
 
 
@@ -46,7 +47,7 @@ def framework_seconds(run: Run, steps: int) -> float:
 
 
 def bare_seconds(run: Run, steps: int, batch_size: int) -> float:
-    """The same G/D alternation written as a plain PyTorch loop (no framework code)."""
+    """The same G/D alternation (and EMA, LR schedules) as a plain PyTorch loop."""
     phase = next(iter(run.recipe["phases"].values()))
     G, D = run.models["generator"], run.models["discriminator"]
     loss = run.losses["adversarial"]
@@ -57,6 +58,14 @@ def bare_seconds(run: Run, steps: int, batch_size: int) -> float:
         return torch.optim.Adam(model.parameters(), lr=spec["lr"], betas=tuple(spec["betas"]))
 
     opt_g, opt_d = adam(G, "generator"), adam(D, "discriminator")
+    schedules = phase.get("schedules") or {}
+    lr_steps = [
+        build_schedule(opt, schedules[role], steps, key="bench")
+        for opt, role in ((opt_g, "generator"), (opt_d, "discriminator"))
+        if role in schedules
+    ]
+    decay = phase.get("ema")
+    shadow = [p.detach().clone() for p in G.parameters()] if decay is not None else []
     dataset = run.dataset
     size = len(dataset)
     fetch = getattr(dataset, "get_batch", None)
@@ -84,6 +93,11 @@ def bare_seconds(run: Run, steps: int, batch_size: int) -> float:
         d_fake = D(fake, condition) if getattr(D, "conditional", False) else D(fake)
         loss.g_term(d_fake).backward()
         opt_g.step()
+        if shadow:
+            with torch.no_grad():
+                torch._foreach_lerp_(shadow, [p.detach() for p in G.parameters()], 1 - decay)
+        for schedule in lr_steps:
+            schedule.step()
     synchronize(run.device)
     return time.perf_counter() - started
 
@@ -120,7 +134,16 @@ def benchmark(
                 not {
                     k
                     for k in spec
-                    if k not in ("trainer", "max_steps", "epochs", "batch_size", "optimizers")
+                    if k
+                    not in (
+                        "trainer",
+                        "max_steps",
+                        "epochs",
+                        "batch_size",
+                        "optimizers",
+                        "schedules",
+                        "ema",
+                    )
                 }
             )
             and len(run.losses) == 1

@@ -17,8 +17,15 @@ from genmm.errors import DataError
 class BatchStream:
     """Endless batches of ``batch_size`` items, shuffled per epoch, resumable by position."""
 
-    def __init__(self, dataset: Any, batch_size: int, seed: int, name: str = "data",
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int,
+        seed: int,
+        name: str = "data",
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         try:
             size = len(dataset)
         except TypeError:

@@ -55,8 +55,9 @@ def broadcast_module(module: nn.Module) -> None:
 @torch.no_grad()
 def average_gradients(optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
     """An optimiser step pre-hook: all-reduce (mean) the gradients, flattened per dtype."""
-    grads = [p.grad for group in optimizer.param_groups for p in group["params"]
-             if p.grad is not None]
+    grads = [
+        p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+    ]
     if not grads:
         return
     size = float(world_size())

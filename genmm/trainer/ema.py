@@ -19,7 +19,8 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         decay = 0.0 if step < self.start else self.decay
-        for shadow, live in zip(self.shadow.parameters(), model.parameters()):
-            shadow.lerp_(live.detach(), 1.0 - decay)
+        shadows = list(self.shadow.parameters())
+        if shadows:  # one fused kernel per dtype/device instead of one per tensor
+            torch._foreach_lerp_(shadows, [p.detach() for p in model.parameters()], 1.0 - decay)
         for shadow, live in zip(self.shadow.buffers(), model.buffers()):
             shadow.copy_(live)

@@ -84,13 +84,16 @@ class GANTrainer(Phase):
         self.adversarial_role = adversarial
         self.d_steps = 0
 
-    def setup(self, run: Run) -> None:
+    def bind(self, run: Run, trainer: str = "core.gan") -> None:
+        """Take the generator, discriminator and losses from ``run``: the adversarial loss and
+        the extra discriminator (``d_terms``) and generator (``g_terms``) terms. Subclasses
+        that build their own optimisers call this from their ``setup``."""
         self.G = run.model(self.generator_role)
         self.D = run.model(self.discriminator_role)
         adversarial = run.losses.get(self.adversarial_role)
         if not isinstance(adversarial, AdversarialLoss):
             raise RecipeError(
-                f"core.gan needs an adversarial loss under losses.{self.adversarial_role}",
+                f"{trainer} needs an adversarial loss under losses.{self.adversarial_role}",
                 file=run.recipe_file,
                 key=f"losses.{self.adversarial_role}",
             )
@@ -98,6 +101,9 @@ class GANTrainer(Phase):
         extra = {r: loss for r, loss in run.losses.items() if r != self.adversarial_role}
         self.d_terms = [(r, loss) for r, loss in extra.items() if _role(loss) == "discriminator"]
         self.g_terms = [(r, loss) for r, loss in extra.items() if _role(loss) == "generator"]
+
+    def setup(self, run: Run) -> None:
+        self.bind(run)
         for role, model in ((self.generator_role, self.G), (self.discriminator_role, self.D)):
             self.make_optimizer(
                 run,

@@ -210,9 +210,15 @@ class Run:
         if board is not None and "step" in record:
             scalars = dict(record.get("eval", {}))
             scalars = {f"eval/{k}": v for k, v in scalars.items()}
-            scalars.update({f"train/{k}": v for k, v in record.items()
-                            if k not in ("time", "step", "phase_step", "eval")
-                            and isinstance(v, (int, float)) and not isinstance(v, bool)})
+            scalars.update(
+                {
+                    f"train/{k}": v
+                    for k, v in record.items()
+                    if k not in ("time", "step", "phase_step", "eval")
+                    and isinstance(v, (int, float))
+                    and not isinstance(v, bool)
+                }
+            )
             for key, value in scalars.items():
                 board.add_scalar(key, value, record["step"])
 
