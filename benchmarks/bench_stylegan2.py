@@ -16,12 +16,12 @@ import json
 import time
 
 import torch
-from genmm_image.stylegan2.discriminator import StyleGAN2Discriminator
-from genmm_image.stylegan2.generator import StyleGAN2Generator
-from genmm_image.stylegan2.trainer import StyleGAN2Trainer
 
 from genmm.losses import NonSaturatingLoss, R1Penalty
 from genmm.trainer.ema import EMA
+from genmm_image.stylegan2.discriminator import StyleGAN2Discriminator
+from genmm_image.stylegan2.generator import StyleGAN2Generator
+from genmm_image.stylegan2.trainer import StyleGAN2Trainer
 
 
 class BenchRun:
@@ -33,6 +33,7 @@ class BenchRun:
         self.device = torch.device("cpu")
         self.recipe_file, self.phase_name, self.step = None, "bench", 0
         self.ema: dict[str, EMA] = {}
+        self.distributed = False
         self.batch = batch
 
     def model(self, role):

@@ -105,16 +105,33 @@ def fold_weight_norm(model: nn.Module, inplace: bool = False) -> nn.Module:
     model = model if inplace else copy.deepcopy(model)
     for module in model.modules():
         if parametrize.is_parametrized(module, "weight"):
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+            _unparametrize(module)
     model.eval().requires_grad_(False)
     return model
 
 
-@torch.inference_mode()
-def synthesize(generator: nn.Module, mel: Tensor, chunk: int | None = None) -> Tensor:
-    """Vocode ``(B, n_mels, N) -> (B, 1, N * hop)`` with a folded copy of ``generator``."""
-    folded = generator if not _has_weight_norm(generator) else fold_weight_norm(generator)
-    return folded(mel.contiguous())
+def synthesize(generator: nn.Module, mel: Tensor) -> Tensor:
+    """Vocode ``(B, n_mels, N) -> (B, 1, N * hop)`` with a folded copy of ``generator``.
+
+    (The copy is made outside inference mode: copying parametrised modules inside it breaks
+    the original's parametrisations.)"""
+    folded = fold_weight_norm(generator) if _has_weight_norm(generator) else generator
+    with torch.inference_mode():
+        return folded(mel.contiguous())
+
+
+def _unparametrize(module: nn.Module) -> None:
+    """Replace a parametrised ``weight`` by its computed value on this module only.
+
+    ``parametrize.remove_parametrizations`` deletes the property from the dynamically made
+    ``Parametrized*`` class, which a deep copy shares with the original: it would break the
+    live model. Swapping this instance back to its plain class leaves that class alone."""
+    with torch.no_grad():
+        weight = module.weight.detach().clone()
+    plain = module.__class__.__bases__[0]
+    del module._modules["parametrizations"]
+    module.__class__ = plain
+    module.register_parameter("weight", nn.Parameter(weight))
 
 
 def _has_weight_norm(model: nn.Module) -> bool:

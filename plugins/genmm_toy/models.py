@@ -36,8 +36,9 @@ class MLPDiscriminator(nn.Module):
     samples of the same kind at once, concatenated, which penalises mode collapse.
     """
 
-    def __init__(self, in_features: int = 2, hidden: int = 256, depth: int = 3,
-                 pack: int = 1) -> None:
+    def __init__(
+        self, in_features: int = 2, hidden: int = 256, depth: int = 3, pack: int = 1
+    ) -> None:
         super().__init__()
         if pack < 1:
             raise ValueError("pack must be >= 1")

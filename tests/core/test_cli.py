@@ -11,13 +11,25 @@ def test_new_plugin_writes_a_working_package(cli, tmp_path):
     made = cli("new-plugin", "blobby", "--dir", str(tmp_path))
     assert made.returncode == 0, made.stderr
     package = tmp_path / "genmm-blobby"
-    for part in ("pyproject.toml", "README.md", "recipe.yaml", "genmm_blobby/plugin.py",
-                 "tests/test_blobby.py"):
+    for part in (
+        "pyproject.toml",
+        "README.md",
+        "recipe.yaml",
+        "genmm_blobby/plugin.py",
+        "tests/test_blobby.py",
+    ):
         assert (package / part).is_file(), part
     assert 'blobby = "genmm_blobby.plugin"' in (package / "pyproject.toml").read_text()
-    run = cli("run", str(package / "recipe.yaml"), "--plugin",
-              str(package / "genmm_blobby" / "plugin.py"), "--out", str(tmp_path / "run"),
-              "--max-steps", "5")
+    run = cli(
+        "run",
+        str(package / "recipe.yaml"),
+        "--plugin",
+        str(package / "genmm_blobby" / "plugin.py"),
+        "--out",
+        str(tmp_path / "run"),
+        "--max-steps",
+        "5",
+    )
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "run" / "checkpoints" / "last" / "model.safetensors").is_file()
     again = cli("new-plugin", "blobby", "--dir", str(tmp_path))
@@ -56,7 +68,8 @@ def test_generate_and_eval_from_a_run(cli, tiny_recipe, tmp_path):
     assert record["step"] == 3 and set(record) >= {"modes", "high_quality", "checkpoint"}
     logged = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [x["eval"] for x in logged if x.get("step") == 3 and "eval" in x][0] == {
-        k: record[k] for k in ("modes", "high_quality")}
+        k: record[k] for k in ("modes", "high_quality")
+    }
 
 
 def test_resume_through_the_cli(cli, tiny_recipe, tmp_path):

@@ -10,7 +10,7 @@ import sys
 
 from genmm.trainer.data import BatchStream
 
-CHECKSUM_PLUGIN = '''
+CHECKSUM_PLUGIN = """
 import json, os
 import genmm
 import torch
@@ -23,7 +23,7 @@ def genmm_run_end(run, status):
     with open(path, "w") as handle:
         json.dump({"rank": run.rank, "world": run.world_size, "sums": sums,
                    "status": status}, handle)
-'''
+"""
 
 
 def free_port() -> int:
@@ -39,9 +39,21 @@ def test_two_processes_stay_in_step_and_rank_zero_writes(tiny_recipe, tmp_path):
     sums.mkdir()
     env = {**os.environ, "CHECKSUM_DIR": str(sums), "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-        "-m", "genmm.cli", "run", str(tiny_recipe(steps=8, every=4)), "--plugin", str(plugin),
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "genmm.cli",
+        "run",
+        str(tiny_recipe(steps=8, every=4)),
+        "--plugin",
+        str(plugin),
     ]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -51,8 +63,11 @@ def test_two_processes_stay_in_step_and_rank_zero_writes(tiny_recipe, tmp_path):
     assert ranks[0]["sums"] == ranks[1]["sums"]
     run = tmp_path / "run"
     assert (run / "checkpoints" / "last" / "model.safetensors").is_file()
-    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
-             if '"step"' in line]
+    steps = [
+        json.loads(line)["step"]
+        for line in (run / "metrics.jsonl").read_text().splitlines()
+        if '"step"' in line
+    ]
     assert len(steps) == len(set(steps))  # one writer: no line twice
 
 

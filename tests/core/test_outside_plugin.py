@@ -22,9 +22,23 @@ def site(tmp_path_factory) -> Path:
     source = build / "genmm-swissroll"
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-         "--no-index", "--quiet", "--target", str(target), str(source)],
-        capture_output=True, text=True, env={**os.environ, "TMPDIR": str(build)}, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(build)},
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return target
@@ -39,7 +53,8 @@ def test_outside_plugin_is_listed(cli, site):
     result = cli("plugins", env=env_for(site))
     assert result.returncode == 0, result.stderr
     assert "swissroll 1.2.0  (genmm-swissroll (entry point genmm_swissroll.plugin))" in (
-        result.stdout)
+        result.stdout
+    )
     assert "datasets: swissroll.points" in result.stdout
     assert "writers: swissroll.csv" in result.stdout
 
@@ -59,8 +74,9 @@ def test_outside_plugin_trains_evaluates_and_generates(cli, site, tmp_path):
     rows = (out / "samples" / "step-000400.csv").read_text().splitlines()
     assert len(rows) == 256 and len(rows[0].split(",")) == 2
     generated = tmp_path / "g.csv"
-    made = cli("generate", str(out), "--n", "5", "-o", str(generated), "--scale", "2",
-               env=env_for(site))
+    made = cli(
+        "generate", str(out), "--n", "5", "-o", str(generated), "--scale", "2", env=env_for(site)
+    )
     assert made.returncode == 0, made.stderr
     assert len(generated.read_text().splitlines()) == 5
     typo = cli("generate", str(out), "--scael", "2", env=env_for(site))

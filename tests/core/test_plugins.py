@@ -29,8 +29,10 @@ def test_builtins_load_through_entry_points():
     registry = manager.registry
     assert "toy.ring" in registry.names("datasets")
     assert "core.gan" in registry.names("trainers")
-    assert manager.infos["toy"].registered["models"] == ["toy.mlp_generator",
-                                                         "toy.mlp_discriminator"]
+    assert manager.infos["toy"].registered["models"] == [
+        "toy.mlp_generator",
+        "toy.mlp_discriminator",
+    ]
 
 
 def test_disable_plugins(monkeypatch):
@@ -42,28 +44,35 @@ def test_disable_plugins(monkeypatch):
 
 
 def test_one_off_plugin_file(tmp_path):
-    file = write(tmp_path / "extra.py", """
+    file = write(
+        tmp_path / "extra.py",
+        """
 import genmm
 from genmm_toy.models import MLPGenerator
 
 @genmm.hookimpl
 def genmm_register_models(register):
     register("extra.gen", MLPGenerator)
-""")
+""",
+    )
     manager = fresh([file])
     assert manager.infos["extra"].source == f"file {file}"
     assert "extra.gen" in manager.registry.names("models")
 
 
 def test_misspelled_hook_fails_at_start(tmp_path):
-    file = write(tmp_path / "typo.py", """
+    file = write(
+        tmp_path / "typo.py",
+        """
 import genmm
 
 @genmm.hookimpl
 def genmm_register_modles(register):
     pass
-""")
-    with pytest.raises(PluginError, match="plugin 'typo' has an unknown hook.*genmm_register_modles"):
+""",
+    )
+    unknown = "plugin 'typo' has an unknown hook.*genmm_register_modles"
+    with pytest.raises(PluginError, match=unknown):
         fresh([file])
 
 
@@ -73,7 +82,8 @@ def test_plugin_failing_on_import_is_reported_and_others_load(monkeypatch):
     def entry_points(group=None, **kwargs):
         found = list(real(group=group, **kwargs))
         broken = importlib.metadata.EntryPoint(
-            name="broken", value="genmm_no_such_module_for_tests.plugin", group="genmm")
+            name="broken", value="genmm_no_such_module_for_tests.plugin", group="genmm"
+        )
         return [*found, broken]
 
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
@@ -83,13 +93,16 @@ def test_plugin_failing_on_import_is_reported_and_others_load(monkeypatch):
 
 
 def test_name_registered_twice_names_both_plugins(tmp_path):
-    file = write(tmp_path / "clash.py", """
+    file = write(
+        tmp_path / "clash.py",
+        """
 import genmm
 
 @genmm.hookimpl
 def genmm_register_datasets(register):
     register("toy.ring", list)
-""")
+""",
+    )
     manager = fresh([file])
     with pytest.raises(PluginError) as error:
         manager.registry  # noqa: B018
@@ -98,13 +111,16 @@ def genmm_register_datasets(register):
 
 
 def test_register_needs_a_dotted_name(tmp_path):
-    file = write(tmp_path / "flat.py", """
+    file = write(
+        tmp_path / "flat.py",
+        """
 import genmm
 
 @genmm.hookimpl
 def genmm_register_metrics(register):
     register("nodot", dict)
-""")
+""",
+    )
     with pytest.raises(PluginError, match="'<plugin>.<thing>'"):
         fresh([file]).registry  # noqa: B018
 

@@ -65,8 +65,12 @@ def test_non_finite_loss_stops_naming_step_and_loss(tiny_recipe, tmp_path):
 
 
 def test_rollback_reloads_last_checkpoint_and_lowers_lr(tiny_recipe, tmp_path):
-    run = build(tiny_recipe, tmp_path, ["losses.boom={name: boom.explode, at: [6]}",
-                                        "trainer.on_nan=rollback"], NAN_PLUGIN)
+    run = build(
+        tiny_recipe,
+        tmp_path,
+        ["losses.boom={name: boom.explode, at: [6]}", "trainer.on_nan=rollback"],
+        NAN_PLUGIN,
+    )
     assert Trainer(run).fit() == "completed"
     assert run.step == 8
     lines = [json.loads(x) for x in (run.out / "metrics.jsonl").read_text().splitlines()]
@@ -93,8 +97,11 @@ def test_accumulation_draws_micro_batches(tiny_recipe, tmp_path):
 
 
 def test_linear_schedule_reaches_zero(tiny_recipe, tmp_path):
-    run = build(tiny_recipe, tmp_path,
-                ["phases.gan.schedules={generator: {name: linear}, discriminator: {name: cosine}}"])
+    run = build(
+        tiny_recipe,
+        tmp_path,
+        ["phases.gan.schedules={generator: {name: linear}, discriminator: {name: cosine}}"],
+    )
     Trainer(run).fit()
     assert run.phase.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(0.0)
     assert run.phase.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(0.0)
@@ -121,8 +128,11 @@ def test_ema_update_rule():
 def test_clip_grad_norm_is_applied(tiny_recipe, tmp_path, monkeypatch):
     seen = []
     original = torch.nn.utils.clip_grad_norm_
-    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_",
-                        lambda params, norm: seen.append(norm) or original(params, norm))
+    monkeypatch.setattr(
+        torch.nn.utils,
+        "clip_grad_norm_",
+        lambda params, norm: seen.append(norm) or original(params, norm),
+    )
     run = build(tiny_recipe, tmp_path, ["phases.gan.clip_grad_norm=0.5", "phases.gan.max_steps=2"])
     Trainer(run).fit()
     assert seen == [0.5] * 4
@@ -136,14 +146,17 @@ def test_adversarial_losses_by_hand():
     assert float(hinge.generator_loss([fake])) == pytest.approx(1.0)
     bce = losses.MinimaxLoss()
     expected = (math.log(1 + math.exp(-2)) + math.log(1 + math.exp(-0.5))) / 2 + (
-        math.log(1 + math.exp(-2)) + math.log(2)) / 2
+        math.log(1 + math.exp(-2)) + math.log(2)
+    ) / 2
     assert float(bce.discriminator_loss([real], [fake])) == pytest.approx(expected)
     ns = losses.NonSaturatingLoss()
     assert float(ns.generator_loss([fake])) == pytest.approx(
-        (math.log(1 + math.exp(2)) + math.log(2)) / 2)
+        (math.log(1 + math.exp(2)) + math.log(2)) / 2
+    )
     ls = losses.LSGANLoss()
     assert float(ls.discriminator_loss([real], [fake])) == pytest.approx(
-        0.5 * (1 + 0.25) / 2 + 0.5 * (4 + 0) / 2)
+        0.5 * (1 + 0.25) / 2 + 0.5 * (4 + 0) / 2
+    )
     wgan = losses.WGANLoss()
     assert float(wgan.discriminator_loss([real], [fake])) == pytest.approx(-1.0 - 1.25)
     two_scales = hinge.discriminator_loss([real, real], [fake, fake])
@@ -183,8 +196,9 @@ def test_feature_matching_by_hand():
 # ---------------------------------------------------------------- metric maths
 def test_frechet_distance_of_two_gaussians_by_hand():
     # N(0, I) vs N((1, 1), 4 I) in 2-D: |m|^2 = 2, Tr(I + 4I - 2 * 2I) = 2
-    assert frechet_distance(torch.zeros(2), torch.eye(2), torch.ones(2),
-                            4 * torch.eye(2)) == pytest.approx(4.0)
+    assert frechet_distance(
+        torch.zeros(2), torch.eye(2), torch.ones(2), 4 * torch.eye(2)
+    ) == pytest.approx(4.0)
     # non-commuting covariances: closed form for 1-D generalises as Tr via eigenvalues
     a = torch.tensor([[2.0, 1.0], [1.0, 2.0]])
     b = torch.tensor([[1.0, 0.0], [0.0, 3.0]])

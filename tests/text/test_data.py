@@ -6,10 +6,10 @@ import importlib.util
 
 import pytest
 import torch
-from genmm_text.data import CorpusDataset, NewsDataset, OracleDataset, split_sentences
-from genmm_text.tokenizer import TextTokenizer
 
 from genmm import DataError
+from genmm_text.data import CorpusDataset, NewsDataset, OracleDataset, split_sentences
+from genmm_text.tokenizer import TextTokenizer
 
 TEXT = (
     "The government said on Monday that it would act. Officials met in Sydney! "

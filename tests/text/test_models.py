@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from genmm_text.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, CNNDiscriminator
 from genmm_text.generator import GPT2Generator, LSTMGenerator
 from genmm_text.sampling import filter_top_k, sample_categorical

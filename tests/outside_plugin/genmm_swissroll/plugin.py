@@ -34,8 +34,13 @@ class Critic(nn.Module):
 
     def __init__(self, hidden: int = 64) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                                 nn.ReLU(), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(2, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -51,9 +56,11 @@ class MeanRadius(Metric):
     def __call__(self, run) -> dict[str, float]:
         points = run.sample(self.n_samples)
         data = run.dataset.points
-        return {"swissroll.radius": float(points.norm(dim=1).mean()),
-                "swissroll.data_radius": float(data.norm(dim=1).mean()),
-                "swissroll.nearest": float(torch.cdist(points, data).min(1).values.mean())}
+        return {
+            "swissroll.radius": float(points.norm(dim=1).mean()),
+            "swissroll.data_radius": float(data.norm(dim=1).mean()),
+            "swissroll.nearest": float(torch.cdist(points, data).min(1).values.mean()),
+        }
 
 
 class CSVWriter(Writer):

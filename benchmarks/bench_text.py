@@ -1,0 +1,213 @@
+"""Text-plugin benchmarks: one JSON line per figure.
+
+    python benchmarks/bench_text.py speed            # one adversarial G step, B64 N16 V5000 T20
+    python benchmarks/bench_text.py sampling         # multinomial vs cumsum + searchsorted
+    python benchmarks/bench_text.py quality --scale reduced   # oracle NLL after MLE / SeqGAN
+    python benchmarks/bench_text.py quality --scale paper     # the authors' full schedule
+
+``quality`` trains ``recipes/seqgan_oracle.yaml`` (through the same Run/Trainer as
+``genmm run``) and reports the oracle NLL (10,000 samples) at the end of each phase and every
+``--eval-every`` adversarial rounds. ``--threads`` sets torch's thread count (on a busy 2-core
+machine one thread is often faster for the small ops of training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "plugins"))
+
+SCALES = {
+    # the authors' schedule: 120 MLE epochs, 50 x 3 D epochs, 200 rounds of 1 G + 5 x 3 D epochs
+    "paper": [],
+    # the same task (V 5000, T 20, 10,000 oracle sequences, paper widths), shorter schedules
+    "reduced": [
+        "phases.mle.epochs=50",
+        "phases.d_pretrain.epochs=6",
+        "phases.adversarial.max_steps=40",
+        "phases.adversarial.d_steps=1",
+        "phases.adversarial.d_epochs=1",
+        "phases.adversarial.negatives=2048",
+    ],
+    # the CI-scale experiment of tests/text/test_training.py, through the recipe
+    "ci": [
+        "data.vocab_size=100",
+        "data.length=10",
+        "data.size=2000",
+        "data.held_out_size=200",
+        "models.generator.vocab_size=100",
+        "models.generator.max_length=10",
+        "models.discriminator.vocab_size=100",
+        "models.discriminator.max_length=10",
+        "phases.mle.epochs=20",
+        "phases.d_pretrain.epochs=10",
+        "phases.adversarial.max_steps=40",
+        "phases.adversarial.rollouts=8",
+        "phases.adversarial.d_steps=1",
+        "phases.adversarial.d_epochs=1",
+        "phases.adversarial.negatives=512",
+    ],
+}
+
+
+def emit(**record) -> None:
+    record["load_average_1min"] = round(os.getloadavg()[0], 2)
+    record["threads"] = torch.get_num_threads()
+    print(json.dumps(record), flush=True)
+
+
+def bench_sampling(repeats: int = 20) -> None:
+    from genmm_text.sampling import sample_categorical
+
+    logits = torch.randn(64, 5000)
+    for name, draw in (
+        ("multinomial", lambda: torch.multinomial(logits.softmax(-1), 1)),
+        ("cumsum_searchsorted", lambda: sample_categorical(logits)),
+    ):
+        draw()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            draw()
+            times.append(time.perf_counter() - start)
+        emit(figure=f"sample_64x5000_{name}_ms", value=round(statistics.median(times) * 1e3, 3))
+
+
+def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int) -> None:
+    from genmm_text.discriminator import CNNDiscriminator
+    from genmm_text.generator import LSTMGenerator
+
+    torch.manual_seed(0)
+    generator = LSTMGenerator(vocab, 32, 32, length)
+    rollout_model = LSTMGenerator(vocab, 32, 32, length).requires_grad_(False)
+    discriminator = CNNDiscriminator(vocab, max_length=length).eval()
+    optimizer = torch.optim.Adam(generator.parameters(), 0.01)
+    rows = []
+    for repeat in range(repeats + 1):
+        start = time.perf_counter()
+        cpu_start = time.process_time()
+        tokens = generator.sample(batch)
+        sampled = time.perf_counter()
+        completions = rollout_model.rollout(tokens, rollouts)
+        rolled = time.perf_counter()
+        rewards = discriminator.rollout_rewards(tokens, completions)
+        scored = time.perf_counter()
+        loss = -(generator.log_probs(tokens) * rewards).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(generator.parameters(), 5.0)
+        optimizer.step()
+        end = time.perf_counter()
+        if repeat:  # the first is a warm-up
+            rows.append(
+                (end - start, rolled - sampled, scored - rolled, time.process_time() - cpu_start)
+            )
+    total, rollout, reward, cpu = (statistics.median(column) for column in zip(*rows))
+    setting = {"batch": batch, "rollouts": rollouts, "vocab": vocab, "length": length}
+    emit(figure="adversarial_g_step_s", value=round(total, 3), **setting)
+    emit(figure="rollout_sampling_s", value=round(rollout, 3), **setting)
+    emit(figure="rollout_rewards_s", value=round(reward, 3), **setting)
+    emit(figure="adversarial_g_step_cpu_s", value=round(cpu, 3), **setting)
+
+
+def bench_quality(scale: str, eval_every: int, out: str | None) -> None:
+    from genmm import hookimpl
+    from genmm import recipe as recipes
+    from genmm.plugins import get_manager
+    from genmm.trainer.loop import Trainer
+    from genmm.trainer.run import Run
+
+    folder = Path(out or tempfile.mkdtemp(prefix=f"seqgan_{scale}_"))
+    overrides = [
+        *SCALES[scale],
+        "trainer.progress=false",
+        "trainer.log_every=50",
+        "eval.every=0",
+        f"out={folder}",
+    ]
+    path = ROOT / "recipes" / "seqgan_oracle.yaml"
+    manager = get_manager()
+    resolved = recipes.resolve(path, overrides)
+    recipes.validate(resolved, manager.registry, str(path))
+    started = time.perf_counter()
+    run = Run(resolved, manager, recipe_file=str(path), out=folder)
+    trainer = Trainer(run)
+    phase_started = {"t": time.perf_counter()}
+
+    class Report:
+        """Oracle NLL at the end of each phase and every ``eval_every`` adversarial rounds."""
+
+        @staticmethod
+        def evaluate(label: str, **extra) -> None:
+            with run.evaluating(seed=resolved["seed"] + 7919):
+                figures = run.metrics[0](run)
+            emit(
+                figure="nll_oracle",
+                scale=scale,
+                after=label,
+                value=round(figures["nll_oracle"], 4),
+                elapsed_s=round(time.perf_counter() - started, 1),
+                **extra,
+            )
+
+    original = trainer._run_phase
+
+    def run_phase(index, name, spec, phase_step, resume):
+        phase_started["t"] = time.perf_counter()
+        stopped = original(index, name, spec, phase_step, resume)
+        emit(
+            figure="phase_seconds",
+            scale=scale,
+            phase=name,
+            value=round(time.perf_counter() - phase_started["t"], 1),
+        )
+        if name != "d_pretrain":
+            Report.evaluate(name)
+        return stopped
+
+    trainer._run_phase = run_phase
+    if eval_every:
+
+        class Hook:
+            @hookimpl
+            def genmm_step_end(self, run, step, logs):
+                if run.phase_name == "adversarial" and run.phase.rounds % eval_every == 0:
+                    Report.evaluate("adversarial", round=run.phase.rounds, **logs)
+
+        manager.pm.register(Hook(), name="bench_text_eval")
+    Report.evaluate("initialisation")
+    trainer.fit()
+    emit(figure="total_seconds", scale=scale, value=round(time.perf_counter() - started, 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["speed", "sampling", "quality"])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="reduced")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--eval-every", type=int, default=10)
+    parser.add_argument("--out", default=None, help="run folder of the quality experiment")
+    arguments = parser.parse_args()
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
+    if arguments.what == "sampling":
+        bench_sampling()
+    elif arguments.what == "speed":
+        bench_speed(arguments.repeats, 64, 16, 5000, 20)
+    else:
+        bench_quality(arguments.scale, arguments.eval_every, arguments.out)
+
+
+if __name__ == "__main__":
+    main()

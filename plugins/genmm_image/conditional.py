@@ -1,0 +1,136 @@
+"""Conditional GANs: the class label is given to both players.
+
+* Generator: a learned label embedding concatenated with z (Mirza & Osindero 2014,
+  "Conditional Generative Adversarial Nets", section 3.2: "y is fed into both the
+  discriminator and generator as additional input layer"), then the DCGAN generator.
+* :class:`ConcatDiscriminator`: the label as extra input: one-hot maps concatenated to the
+  image channels (Mirza & Osindero 2014, section 3.2, figure 1), then the DCGAN discriminator.
+* :class:`ProjectionDiscriminator`: the inner product of a class embedding with D's pooled
+  features added to the unconditional output, f(x, y) = psi(phi(x)) + y^T V phi(x)
+  (Miyato & Koyama 2018, "cGANs with Projection Discriminator", eq. 3 and figure 1), with
+  spectral normalisation and no batch normalisation in D, as in the paper's experiments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genmm_image.dcgan import DCGANDiscriminator, DCGANGenerator, check_dataset, stages
+from genmm_image.layers import dcgan_init, maybe_spectral
+
+
+class ConditionalGenerator(DCGANGenerator):
+    """(z, label) -> [z, embedding(label)] -> the DCGAN generator."""
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        embedding_dim: int = 50,
+        latent_dim: int = 100,
+        image_size: int = 32,
+        channels: int = 1,
+        width: int = 64,
+        kernel_size: int = 5,
+        latent: str = "uniform",
+        dataset: Any = None,
+    ) -> None:
+        nn.Module.__init__(self)
+        check_dataset(dataset, image_size, channels, num_classes)
+        if latent not in ("uniform", "normal"):
+            raise ValueError("latent must be 'uniform' or 'normal'")
+        self.num_classes, self.latent_dim, self.latent = num_classes, latent_dim, latent
+        self.image_size, self.channels = image_size, channels
+        self.embedding = nn.Embedding(num_classes, embedding_dim)
+        self.build(latent_dim + embedding_dim, image_size, channels, width, kernel_size)
+        dcgan_init(self)
+
+    def sample_condition(self, n: int, device: torch.device | str) -> Tensor:
+        """Random labels, uniform over the classes (used when sampling without labels)."""
+        return torch.randint(self.num_classes, (n,), device=device)
+
+    def forward(self, z: Tensor, label: Tensor) -> Tensor:  # (B, z), (B,) -> (B, C, H, W)
+        return self.synthesize(torch.cat([z, self.embedding(label.long())], 1))
+
+
+class ConcatDiscriminator(DCGANDiscriminator):
+    """[image, one-hot label maps] -> the DCGAN discriminator (Mirza & Osindero 2014)."""
+
+    conditional = True
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        image_size: int = 32,
+        channels: int = 1,
+        width: int = 64,
+        kernel_size: int = 5,
+        slope: float = 0.2,
+        batch_norm: bool = True,
+        spectral_norm: bool = False,
+        minibatch_std: bool = False,
+        features: bool = False,
+        dataset: Any = None,
+    ) -> None:
+        check_dataset(dataset, image_size, channels, num_classes)
+        super().__init__(
+            image_size,
+            channels + num_classes,
+            width,
+            kernel_size,
+            slope,
+            batch_norm,
+            spectral_norm,
+            minibatch_std,
+            features,
+        )
+        self.channels, self.num_classes = channels, num_classes
+
+    def forward(self, x: Tensor, label: Tensor):  # (B, C, H, W), (B,) -> (B, 1)
+        maps = F.one_hot(label.long(), self.num_classes).to(x.dtype)  # (B, K)
+        maps = maps[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        return super().forward(torch.cat([x, maps], 1))  # (B, C + K, H, W)
+
+
+class ProjectionDiscriminator(nn.Module):
+    """DCGAN trunk -> phi(x) (global sum pooling) -> psi(phi) + <V y, phi> (Miyato & Koyama)."""
+
+    conditional = True
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        image_size: int = 32,
+        channels: int = 1,
+        width: int = 64,
+        kernel_size: int = 5,
+        slope: float = 0.2,
+        batch_norm: bool = False,
+        spectral_norm: bool = True,
+        features: bool = False,
+        dataset: Any = None,
+    ) -> None:
+        super().__init__()
+        check_dataset(dataset, image_size, channels, num_classes)
+        self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
+        self.return_features = features
+        self.blocks = DCGANDiscriminator.trunk(
+            channels, image_size, width, kernel_size, slope, batch_norm, spectral_norm
+        )
+        last = width * 2 ** (stages(image_size) - 1)
+        self.psi = maybe_spectral(nn.Linear(last, 1), spectral_norm)  # (B, C) -> (B, 1)
+        self.embedding = maybe_spectral(nn.Embedding(num_classes, last), spectral_norm)  # V
+        dcgan_init(self)
+
+    def forward(self, x: Tensor, label: Tensor):
+        outputs = []
+        for block in self.blocks:
+            x = block(x)
+            outputs.append(x)
+        phi = x.sum(dim=(2, 3))  # (B, C): global sum pooling
+        projection = (self.embedding(label.long()) * phi).sum(1, keepdim=True)  # (B, 1)
+        scores = self.psi(phi) + projection
+        return (scores, outputs) if self.return_features else scores
