@@ -115,6 +115,16 @@ class GANTrainer(Phase):
         if self.ema_decay is not None:
             run.add_ema(self.generator_role, self.ema_decay, self.ema_start)
 
+    def _add_terms(self, terms, context: Context, logs: dict, loss: Tensor) -> Tensor:
+        """``loss`` plus each extra term due at this step (lazy terms every ``term.every``
+        steps, scaled by ``every`` as in StyleGAN2's lazy regularisation); each is logged."""
+        for role, term in terms:
+            if self.d_steps % term.every == 0:
+                value = term(context)
+                logs[role] = value.detach()
+                loss = loss + term.weight * term.every * value
+        return loss
+
     def _clip(self, model: nn.Module) -> None:
         if self.clip_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_grad_norm)
@@ -147,11 +157,7 @@ class GANTrainer(Phase):
                     if penalty is not None:
                         logs["d_penalty"] = penalty.detach()
                         d_loss = d_loss + penalty
-                    for role, term in self.d_terms:
-                        if self.d_steps % term.every == 0:
-                            value = term(context)
-                            logs[role] = value.detach()
-                            d_loss = d_loss + term.weight * term.every * value
+                    d_loss = self._add_terms(self.d_terms, context, logs, d_loss)
                 (d_loss / self.accumulate).backward()
                 logs["d_loss"] = d_loss.detach()
                 if last:
@@ -171,11 +177,7 @@ class GANTrainer(Phase):
                 )
                 g_loss = self.adversarial.generator_loss(context.fake_scores)
                 logs["g_adversarial"] = g_loss.detach()
-                for role, term in self.g_terms:
-                    if self.d_steps % term.every == 0:
-                        value = term(context)
-                        logs[role] = value.detach()
-                        g_loss = g_loss + term.weight * term.every * value
+                g_loss = self._add_terms(self.g_terms, context, logs, g_loss)
             (g_loss / self.accumulate).backward()
             logs["g_loss"] = g_loss.detach()
         self.D.requires_grad_(True)
