@@ -19,12 +19,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genmm_image.dcgan import DCGANDiscriminator, DCGANGenerator, check_dataset, stages
-from genmm_image.layers import dcgan_init, maybe_spectral
+from genmm_image.dcgan import DCGANDiscriminator
+from genmm_image.layers import (
+    DownsamplingTrunk,
+    UpsamplingTrunk,
+    check_dataset,
+    check_latent,
+    dcgan_init,
+    draw_latent,
+    maybe_spectral,
+)
 
 
-class ConditionalGenerator(DCGANGenerator):
-    """(z, label) -> [z, embedding(label)] -> the DCGAN generator."""
+class ConditionalGenerator(nn.Module):
+    """(z, label) -> [z, embedding(label)] -> the DCGAN generator trunk."""
 
     def __init__(
         self,
@@ -38,22 +46,29 @@ class ConditionalGenerator(DCGANGenerator):
         latent: str = "uniform",
         dataset: Any = None,
     ) -> None:
-        nn.Module.__init__(self)
+        super().__init__()
         check_dataset(dataset, image_size, channels, num_classes)
-        if latent not in ("uniform", "normal"):
-            raise ValueError("latent must be 'uniform' or 'normal'")
-        self.num_classes, self.latent_dim, self.latent = num_classes, latent_dim, latent
+        self.num_classes, self.latent_dim, self.latent = (
+            num_classes,
+            latent_dim,
+            check_latent(latent),
+        )
         self.image_size, self.channels = image_size, channels
-        self.embedding = nn.Embedding(num_classes, embedding_dim)
-        self.build(latent_dim + embedding_dim, image_size, channels, width, kernel_size)
+        self.embedding = nn.Embedding(num_classes, embedding_dim)  # (B,) -> (B, E)
+        self.trunk = UpsamplingTrunk(
+            latent_dim + embedding_dim, image_size, channels, width, kernel_size
+        )
         dcgan_init(self)
+
+    def sample_latent(self, n: int, device: torch.device | str) -> Tensor:
+        return draw_latent(self.latent, n, self.latent_dim, device)
 
     def sample_condition(self, n: int, device: torch.device | str) -> Tensor:
         """Random labels, uniform over the classes (used when sampling without labels)."""
         return torch.randint(self.num_classes, (n,), device=device)
 
     def forward(self, z: Tensor, label: Tensor) -> Tensor:  # (B, z), (B,) -> (B, C, H, W)
-        return self.synthesize(torch.cat([z, self.embedding(label.long())], 1))
+        return self.trunk(torch.cat([z, self.embedding(label.long())], 1))  # (B, z + E)
 
 
 class ConcatDiscriminator(DCGANDiscriminator):
@@ -76,17 +91,9 @@ class ConcatDiscriminator(DCGANDiscriminator):
         dataset: Any = None,
     ) -> None:
         check_dataset(dataset, image_size, channels, num_classes)
-        super().__init__(
-            image_size,
-            channels + num_classes,
-            width,
-            kernel_size,
-            slope,
-            batch_norm,
-            spectral_norm,
-            minibatch_std,
-            features,
-        )
+        options = dict(width=width, kernel_size=kernel_size, slope=slope, batch_norm=batch_norm)
+        options.update(spectral_norm=spectral_norm, minibatch_std=minibatch_std, features=features)
+        super().__init__(image_size, channels + num_classes, **options)
         self.channels, self.num_classes = channels, num_classes
 
     def forward(self, x: Tensor, label: Tensor):  # (B, C, H, W), (B,) -> (B, 1)
@@ -117,20 +124,17 @@ class ProjectionDiscriminator(nn.Module):
         check_dataset(dataset, image_size, channels, num_classes)
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
         self.return_features = features
-        self.blocks = DCGANDiscriminator.trunk(
+        self.trunk = DownsamplingTrunk(
             channels, image_size, width, kernel_size, slope, batch_norm, spectral_norm
         )
-        last = width * 2 ** (stages(image_size) - 1)
+        last = self.trunk.last_width
         self.psi = maybe_spectral(nn.Linear(last, 1), spectral_norm)  # (B, C) -> (B, 1)
         self.embedding = maybe_spectral(nn.Embedding(num_classes, last), spectral_norm)  # V
         dcgan_init(self)
 
-    def forward(self, x: Tensor, label: Tensor):
-        outputs = []
-        for block in self.blocks:
-            x = block(x)
-            outputs.append(x)
-        phi = x.sum(dim=(2, 3))  # (B, C): global sum pooling
+    def forward(self, x: Tensor, label: Tensor):  # (B, C, H, W), (B,) -> (B, 1)
+        outputs = self.trunk(x)
+        phi = outputs[-1].sum(dim=(2, 3))  # (B, C): global sum pooling
         projection = (self.embedding(label.long()) * phi).sum(1, keepdim=True)  # (B, 1)
         scores = self.psi(phi) + projection
         return (scores, outputs) if self.return_features else scores

@@ -18,42 +18,21 @@ At 32x32 the same rules give 4x4x(4 width) -> 8x8x(2 width) -> 16x16xwidth -> 32
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from genmm_image.layers import MinibatchStd, dcgan_init, maybe_spectral
-
-
-def stages(image_size: int) -> int:
-    """Number of stride-2 layers between 4x4 and ``image_size`` (a power of two >= 8)."""
-    count = int(round(math.log2(image_size / 4)))
-    if image_size < 8 or 4 * 2**count != image_size:
-        raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
-    return count
-
-
-def check_dataset(dataset: Any, image_size: int, channels: int, num_classes: int = 0) -> None:
-    """A clear error when the model does not fit the recipe's data."""
-    if dataset is None or not hasattr(dataset, "image_size"):
-        return
-    if dataset.image_size != image_size or dataset.channels != channels:
-        raise ValueError(
-            f"the model is for {channels}x{image_size}x{image_size} images but the data set "
-            f"gives {dataset.channels}x{dataset.image_size}x{dataset.image_size}: set "
-            f"image_size: {dataset.image_size} and channels: {dataset.channels}"
-        )
-    if num_classes and dataset.num_classes != num_classes:
-        raise ValueError(
-            f"num_classes is {num_classes} but the data set has {dataset.num_classes} classes"
-        )
-
-
-def padding_for(kernel_size: int) -> tuple[int, int]:
-    """(padding, output_padding) so that a stride-2 (transposed) convolution halves (doubles)."""
-    return (kernel_size - 1) // 2, kernel_size % 2
+from genmm_image.layers import (
+    DownsamplingTrunk,
+    MinibatchStd,
+    UpsamplingTrunk,
+    check_dataset,
+    check_latent,
+    dcgan_init,
+    draw_latent,
+    maybe_spectral,
+)
 
 
 class DCGANGenerator(nn.Module):
@@ -71,45 +50,16 @@ class DCGANGenerator(nn.Module):
     ) -> None:
         super().__init__()
         check_dataset(dataset, image_size, channels)
-        if latent not in ("uniform", "normal"):
-            raise ValueError("latent must be 'uniform' (the paper) or 'normal'")
-        self.latent_dim, self.latent = latent_dim, latent
+        self.latent_dim, self.latent = latent_dim, check_latent(latent)
         self.image_size, self.channels = image_size, channels
-        self.build(latent_dim, image_size, channels, width, kernel_size)
+        self.trunk = UpsamplingTrunk(latent_dim, image_size, channels, width, kernel_size)
         dcgan_init(self)
 
-    def build(
-        self, in_features: int, image_size: int, channels: int, width: int, kernel_size: int
-    ) -> None:
-        count = stages(image_size)
-        widths = [width * 2 ** (count - 1 - i) for i in range(count)] + [channels]
-        self.start = widths[0]
-        self.project = nn.Linear(in_features, 16 * widths[0], bias=False)  # (B, z) -> (B, 16 C0)
-        self.project_norm = nn.BatchNorm2d(widths[0])
-        padding, extra = padding_for(kernel_size)
-        layers: list[nn.Module] = []
-        for index, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
-            last = index == count - 1
-            layers.append(
-                nn.ConvTranspose2d(
-                    width_in, width_out, kernel_size, 2, padding, extra, bias=last
-                )  # (B, Cin, S, S) -> (B, Cout, 2S, 2S)
-            )
-            layers += [nn.Tanh()] if last else [nn.BatchNorm2d(width_out), nn.ReLU(inplace=True)]
-        self.layers = nn.Sequential(*layers)
-
     def sample_latent(self, n: int, device: torch.device | str) -> Tensor:
-        if self.latent == "uniform":
-            return torch.rand(n, self.latent_dim, device=device).mul_(2).sub_(1)
-        return torch.randn(n, self.latent_dim, device=device)
+        return draw_latent(self.latent, n, self.latent_dim, device)
 
-    def synthesize(self, code: Tensor) -> Tensor:
-        x = self.project(code).view(code.shape[0], self.start, 4, 4)  # (B, C0, 4, 4)
-        x = torch.relu_(self.project_norm(x))
-        return self.layers(x)  # (B, C, image_size, image_size)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.synthesize(z)
+    def forward(self, z: Tensor) -> Tensor:  # (B, latent_dim) -> (B, C, H, W)
+        return self.trunk(z)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -139,52 +89,20 @@ class DCGANDiscriminator(nn.Module):
         check_dataset(dataset, image_size, channels)
         self.image_size, self.channels = image_size, channels
         self.return_features = features
-        self.blocks = self.trunk(
+        self.trunk = DownsamplingTrunk(
             channels, image_size, width, kernel_size, slope, batch_norm, spectral_norm
         )
-        self.last_width = width * 2 ** (stages(image_size) - 1)
         self.minibatch_std = MinibatchStd() if minibatch_std else None
-        flat = 16 * (self.last_width + (1 if minibatch_std else 0))
+        flat = 16 * (self.trunk.last_width + (1 if minibatch_std else 0))
         self.output = maybe_spectral(nn.Linear(flat, 1), spectral_norm)  # (B, 16 C) -> (B, 1)
         dcgan_init(self)
 
-    @staticmethod
-    def trunk(
-        in_channels: int,
-        image_size: int,
-        width: int,
-        kernel_size: int,
-        slope: float,
-        batch_norm: bool,
-        spectral_norm: bool,
-    ) -> nn.ModuleList:
-        count = stages(image_size)
-        widths = [in_channels] + [width * 2**i for i in range(count)]
-        padding, _ = padding_for(kernel_size)
-        blocks = nn.ModuleList()
-        for index, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
-            norm = batch_norm and index > 0
-            conv = nn.Conv2d(width_in, width_out, kernel_size, 2, padding, bias=not norm)
-            layers: list[nn.Module] = [maybe_spectral(conv, spectral_norm)]  # (B,Ci,S,S)->S/2
-            if norm:
-                layers.append(nn.BatchNorm2d(width_out))
-            layers.append(nn.LeakyReLU(slope, inplace=True))
-            blocks.append(nn.Sequential(*layers))
-        return blocks
-
-    def features_of(self, x: Tensor) -> list[Tensor]:
-        outputs = []
-        for block in self.blocks:
-            x = block(x)
-            outputs.append(x)
-        return outputs  # last: (B, last_width, 4, 4)
-
-    def head(self, h: Tensor) -> Tensor:
+    def head(self, h: Tensor) -> Tensor:  # (B, last_width, 4, 4) -> (B, 1)
         if self.minibatch_std is not None:
             h = self.minibatch_std(h)
-        return self.output(h.flatten(1))  # (B, 1)
+        return self.output(h.flatten(1))
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, list[Tensor]]:
-        outputs = self.features_of(x)
+        outputs = self.trunk(x)
         scores = self.head(outputs[-1])
         return (scores, outputs) if self.return_features else scores

@@ -1,10 +1,130 @@
-"""Small layers shared by the image models: DCGAN initialisation and minibatch standard
-deviation (Karras et al. 2018, "Progressive Growing of GANs", section 3)."""
+"""Layers shared by the image models: the DCGAN trunks (Radford et al. 2015, section 3) that
+the DCGAN and conditional models build on, DCGAN initialisation, the latent prior, and minibatch
+standard deviation (Karras et al. 2018, "Progressive Growing of GANs", section 3)."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
 from torch import Tensor, nn
+
+LATENTS = ("uniform", "normal")
+
+
+def stages(image_size: int) -> int:
+    """Number of stride-2 layers between 4x4 and ``image_size`` (a power of two >= 8)."""
+    count = int(round(math.log2(max(image_size, 1) / 4)))
+    if image_size < 8 or 4 * 2**count != image_size:
+        raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
+    return count
+
+
+def padding_for(kernel_size: int) -> tuple[int, int]:
+    """(padding, output_padding) so that a stride-2 (transposed) convolution halves (doubles)."""
+    return (kernel_size - 1) // 2, kernel_size % 2
+
+
+def check_dataset(dataset: Any, image_size: int, channels: int, num_classes: int = 0) -> None:
+    """A clear error when the model does not fit the recipe's data."""
+    if dataset is None or not hasattr(dataset, "image_size"):
+        return
+    if dataset.image_size != image_size or dataset.channels != channels:
+        raise ValueError(
+            f"the model is for {channels}x{image_size}x{image_size} images but the data set "
+            f"gives {dataset.channels}x{dataset.image_size}x{dataset.image_size}: set "
+            f"image_size: {dataset.image_size} and channels: {dataset.channels}"
+        )
+    if num_classes and dataset.num_classes != num_classes:
+        raise ValueError(
+            f"num_classes is {num_classes} but the data set has {dataset.num_classes} classes"
+        )
+
+
+def check_latent(latent: str) -> str:
+    if latent not in LATENTS:
+        raise ValueError(f"latent must be 'uniform' (the DCGAN paper) or 'normal', got {latent!r}")
+    return latent
+
+
+def draw_latent(latent: str, n: int, dim: int, device: torch.device | str) -> Tensor:
+    """``n`` codes of ``dim`` values: uniform in [-1, 1] or standard normal."""
+    if latent == "uniform":
+        return torch.rand(n, dim, device=device).mul_(2).sub_(1)
+    return torch.randn(n, dim, device=device)
+
+
+class UpsamplingTrunk(nn.Module):
+    """DCGAN generator body: code -> project and reshape to 4x4 (BN, ReLU) -> stride-2
+    transposed convolutions (BN, ReLU) -> tanh image; batch norm on all but the output.
+
+    Widths halve from ``width * 2^(stages-1)`` at 4x4 to ``width`` before the output layer.
+    """
+
+    def __init__(
+        self, in_features: int, image_size: int, channels: int, width: int, kernel_size: int
+    ) -> None:
+        super().__init__()
+        count = stages(image_size)
+        widths = [width * 2 ** (count - 1 - i) for i in range(count)] + [channels]
+        self.start = widths[0]
+        self.project = nn.Linear(in_features, 16 * widths[0], bias=False)  # (B, in) -> (B, 16 C0)
+        self.project_norm = nn.BatchNorm2d(widths[0])
+        padding, extra = padding_for(kernel_size)
+        layers: list[nn.Module] = []
+        for index, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
+            last = index == count - 1
+            layers.append(
+                nn.ConvTranspose2d(
+                    width_in, width_out, kernel_size, 2, padding, extra, bias=last
+                )  # (B, Cin, S, S) -> (B, Cout, 2S, 2S)
+            )
+            layers += [nn.Tanh()] if last else [nn.BatchNorm2d(width_out), nn.ReLU(inplace=True)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, code: Tensor) -> Tensor:  # (B, in) -> (B, C, image_size, image_size)
+        x = self.project(code).view(code.shape[0], self.start, 4, 4)  # (B, C0, 4, 4)
+        x = torch.relu_(self.project_norm(x))
+        return self.layers(x)
+
+
+class DownsamplingTrunk(nn.Module):
+    """DCGAN discriminator body: stride-2 convolutions with LeakyReLU, batch norm from the
+    second block on (``batch_norm``), optional spectral norm. Returns every block's output;
+    the last is ``(B, last_width, 4, 4)``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        width: int,
+        kernel_size: int,
+        slope: float,
+        batch_norm: bool,
+        spectral_norm: bool,
+    ) -> None:
+        super().__init__()
+        count = stages(image_size)
+        widths = [in_channels] + [width * 2**i for i in range(count)]
+        self.last_width = widths[-1]
+        padding, _ = padding_for(kernel_size)
+        self.blocks = nn.ModuleList()
+        for index, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
+            norm = batch_norm and index > 0
+            conv = nn.Conv2d(width_in, width_out, kernel_size, 2, padding, bias=not norm)
+            layers: list[nn.Module] = [maybe_spectral(conv, spectral_norm)]  # (B,Ci,S,S)->S/2
+            if norm:
+                layers.append(nn.BatchNorm2d(width_out))
+            layers.append(nn.LeakyReLU(slope, inplace=True))
+            self.blocks.append(nn.Sequential(*layers))
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        outputs = []
+        for block in self.blocks:
+            x = block(x)
+            outputs.append(x)
+        return outputs
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -36,7 +36,7 @@ def test_dcgan_generator_parameters_at_the_paper_widths():
     total                                                      = 18,855,043
     """
     G = DCGANGenerator(latent_dim=100, image_size=64, channels=3, width=128, kernel_size=5)
-    assert count(G.project) == 1_638_400
+    assert count(G.trunk.project) == 1_638_400
     assert count(G) == 18_855_043
     assert G(G.sample_latent(2, "cpu")).shape == (2, 3, 64, 64)
 
@@ -78,12 +78,14 @@ def test_dcgan_follows_the_paper_rules():
     G = DCGANGenerator(image_size=32, channels=1, width=16)
     D = DCGANDiscriminator(image_size=32, channels=1, width=16)
     # N(0, 0.02) weights, uniform z in [-1, 1], tanh output, no BN in D's first block
-    assert abs(G.project.weight.std().item() - 0.02) < 0.002
+    assert abs(G.trunk.project.weight.std().item() - 0.02) < 0.002
     z = G.sample_latent(1000, "cpu")
     assert z.min() >= -1 and z.max() <= 1 and z.min() < -0.99
     assert G(z[:4]).abs().max() <= 1
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.blocks[0])
-    assert all(any(isinstance(m, torch.nn.BatchNorm2d) for m in block) for block in D.blocks[1:])
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.trunk.blocks[0])
+    assert all(
+        any(isinstance(m, torch.nn.BatchNorm2d) for m in block) for block in D.trunk.blocks[1:]
+    )
     slopes = [m.negative_slope for m in D.modules() if isinstance(m, torch.nn.LeakyReLU)]
     assert slopes == [0.2, 0.2, 0.2]
     with pytest.raises(ValueError, match="power of two"):
@@ -119,7 +121,7 @@ def test_conditional_models_take_labels():
     pair = G.eval()(z, torch.tensor([0, 1]))
     assert not torch.allclose(pair[0], pair[1])
     concat = ConcatDiscriminator(num_classes=10, image_size=16, channels=1, width=8)
-    assert concat.blocks[0][0].in_channels == 1 + 10  # image + one-hot label maps
+    assert concat.trunk.blocks[0][0].in_channels == 1 + 10  # image + one-hot label maps
     assert concat(images, labels).shape == (4, 1)
     projection = ProjectionDiscriminator(num_classes=10, image_size=16, channels=1, width=8)
     assert projection.conditional and concat.conditional
@@ -132,10 +134,7 @@ def test_projection_discriminator_is_psi_plus_the_label_projection():
     D = ProjectionDiscriminator(num_classes=3, image_size=8, channels=1, width=4).eval()
     x = torch.randn(2, 1, 8, 8)
     with torch.no_grad():
-        h = x
-        for block in D.blocks:
-            h = block(h)
-        phi = h.sum(dim=(2, 3))
+        phi = D.trunk(x)[-1].sum(dim=(2, 3))
         label = torch.tensor([2, 0])
         expected = D.psi(phi) + (D.embedding(label) * phi).sum(1, keepdim=True)
         assert torch.allclose(D(x, label), expected, atol=1e-6)
