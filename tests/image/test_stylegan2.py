@@ -225,3 +225,79 @@ def test_recipe_smoke_through_the_cli(tmp_path, cli):
         assert image.size == (8 * 66 + 2, 8 * 66 + 2)  # 7 x 7 mixing matrix plus headers
     result = cli("generate", str(out), "--n", "4", "-o", str(grid), "--crossover", "99", "--mix")
     assert result.returncode != 0 and "crossover" in (result.stderr + result.stdout)
+
+
+def test_generator_ema_follows_the_generator_with_the_ramped_half_life():
+    torch.manual_seed(0)
+    G = StyleGAN2Generator(resolution=16, channels=3, **TINY)
+    D = StyleGAN2Discriminator(resolution=16, channels=3, channel_base=128, channel_max=16)
+    run = StubRun(G, D, {"adversarial": NonSaturatingLoss()})
+    trainer = StyleGAN2Trainer(pl_weight=0.0, ema_kimg=0.016, ema_rampup=None)
+    trainer.setup(run)
+    before = {k: v.clone() for k, v in run.ema["generator"].shadow.state_dict().items()}
+    trainer.train_step(run)
+    # half-life 16 images, batch 8: beta = 0.5 ** (8 / 16); shadow = beta shadow + (1-beta) G
+    beta = 0.5**0.5
+    assert run.ema["generator"].decay == pytest.approx(beta)
+    shadow = run.ema["generator"].shadow.state_dict()
+    current = G.state_dict()
+    key = "synthesis.blocks.1.conv0.conv.weight"
+    expected = beta * before[key] + (1 - beta) * current[key]
+    assert torch.allclose(shadow[key], expected, atol=1e-6)
+    assert not torch.equal(shadow[key], current[key])
+
+
+RESUME_OVERRIDES = [
+    *[o for o in TINY_OVERRIDES if not o.startswith("samples.every")],
+    "samples.every=0",
+    "data.size=16",
+    "models.generator.resolution=16",
+    "models.discriminator.resolution=16",
+    "losses.r1.every=2",
+    "phases.gan.pl_every=2",
+    "phases.gan.max_steps=4",
+    "checkpoint.every=2",
+]
+
+
+def test_resume_equals_an_uninterrupted_run(manager, tmp_path):
+    """Weights, EMA, path-length mean and the lazy counters carry over a resume exactly."""
+    from genmm import recipe as recipes
+    from genmm.trainer import checkpoint
+    from genmm.trainer.loop import Trainer
+    from genmm.trainer.run import Run
+
+    path = RECIPES / "stylegan2_shapes.yaml"
+
+    def train(out: Path, max_steps: int | None = None, resume: bool = False) -> Run:
+        resolved = recipes.resolve(path, RESUME_OVERRIDES)
+        resolved["out"] = str(out)
+        recipes.validate(resolved, manager.registry, str(path))
+        run = Run(resolved, manager, recipe_file=str(path), out=out)
+        trainer = Trainer(run, max_steps=max_steps)
+        if resume:
+            trainer.resume_from(checkpoint.find(out))
+        assert trainer.fit() == "completed"
+        return run
+
+    whole = train(tmp_path / "whole")
+    half = train(tmp_path / "half", max_steps=2)
+    assert half.step == 2
+    resumed = train(tmp_path / "half", resume=True)
+    assert resumed.step == 4
+    a = {
+        f"{r}.{k}": v for r, m in whole.weight_modules().items() for k, v in m.state_dict().items()
+    }
+    b = {
+        f"{r}.{k}": v
+        for r, m in resumed.weight_modules().items()
+        for k, v in m.state_dict().items()
+    }
+    assert a.keys() == b.keys() and any(k.startswith("ema.generator") for k in a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    state_a, state_b = whole.phase.extra_state(), resumed.phase.extra_state()
+    assert (state_b["d_steps"], state_b["g_steps"], state_b["images_seen"]) == (4, 4, 32)
+    assert float(state_a["pl_mean"]) > 0
+    assert torch.equal(state_a["pl_mean"], state_b["pl_mean"])
+    assert whole.phase.r1_steps == [0, 2]
