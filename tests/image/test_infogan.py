@@ -211,6 +211,9 @@ def test_trainer_without_the_information_loss_is_a_recipe_error():
     run = StubRun(G, D, {"adversarial": NonSaturatingLoss()})
     with pytest.raises(RecipeError, match="losses.information"):
         InfoGANTrainer().setup(run)
+    run.losses = {"information": MutualInformationLoss()}
+    with pytest.raises(RecipeError, match="image.infogan needs an adversarial loss"):
+        InfoGANTrainer().setup(run)
 
 
 def test_traversal_latents_sweep_one_code_per_row_of_categories():

@@ -185,6 +185,16 @@ def test_lazy_r1_and_path_length_schedule_and_adjusted_optimisers():
     assert (fresh.d_steps, fresh.g_steps, fresh.images_seen) == (7, 7, 56)
 
 
+def test_missing_adversarial_loss_is_a_recipe_error_naming_the_trainer():
+    from genmm.errors import RecipeError
+
+    G = StyleGAN2Generator(resolution=16, channels=3, **TINY)
+    D = StyleGAN2Discriminator(resolution=16, channels=3, channel_base=128, channel_max=16)
+    run = StubRun(G, D, {"r1": R1Penalty()})
+    with pytest.raises(RecipeError, match="image.stylegan2 needs an adversarial loss"):
+        StyleGAN2Trainer().setup(run)
+
+
 def test_lazy_adjustment_formula():
     spec = lazy_adjusted({"lr": 0.0025, "betas": [0.0, 0.99]}, 16)
     assert spec["lr"] == pytest.approx(0.0025 * 16 / 17)

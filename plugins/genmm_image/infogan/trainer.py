@@ -47,8 +47,11 @@ class InfoGANTrainer(GANTrainer):
         }
         self.information_role = information
 
+    def bind(self, run: Run, trainer: str = "image.infogan") -> None:
+        super().bind(run, trainer)  # errors name image.infogan, not core.gan
+
     def setup(self, run: Run) -> None:
-        super().setup(run)
+        super().setup(run)  # bind, G and D optimisers (D's holds the trunk and both heads), EMA
         information = run.losses.get(self.information_role)
         if not isinstance(information, MutualInformationLoss):
             raise RecipeError(

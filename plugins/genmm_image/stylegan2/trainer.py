@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from genmm.errors import RecipeError
-from genmm.losses import AdversarialLoss, Context, R1Penalty
+from genmm.losses import Context, R1Penalty
 from genmm.trainer.gan import GANTrainer, unpack
 
 if TYPE_CHECKING:
@@ -86,18 +85,8 @@ class StyleGAN2Trainer(GANTrainer):
 
     # ------------------------------------------------------------------ setup
     def setup(self, run: Run) -> None:
-        self.G = run.model(self.generator_role)
-        self.D = run.model(self.discriminator_role)
-        adversarial = run.losses.get(self.adversarial_role)
-        if not isinstance(adversarial, AdversarialLoss):
-            raise RecipeError(
-                f"image.stylegan2 needs an adversarial loss under losses.{self.adversarial_role}",
-                file=run.recipe_file,
-                key=f"losses.{self.adversarial_role}",
-            )
-        self.adversarial = adversarial
-        extra = [(r, loss) for r, loss in run.losses.items() if r != self.adversarial_role]
-        self.r1 = next((loss for _, loss in extra if isinstance(loss, R1Penalty)), None)
+        self.bind(run, "image.stylegan2")  # G, D, the adversarial loss, d_terms / g_terms
+        self.r1 = next((loss for _, loss in self.d_terms if isinstance(loss, R1Penalty)), None)
         d_every = self.r1.every if (self.r1 is not None and self.lazy_adjust) else 1
         g_every = self.pl_every if (self.pl_weight > 0 and self.lazy_adjust) else 1
         for role, model, every in (
