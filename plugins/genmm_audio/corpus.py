@@ -9,9 +9,12 @@
 
 espeak-ng comes from the ``espeakng-loader`` package (its bundled ``libespeak-ng.so`` and data,
 driven through ctypes: no system install). Sentences come from the gensim Lee news corpus when
-gensim is installed (read in place), otherwise from :func:`generated_sentences`. Everything is
-deterministic from ``seed``; rendering skips files that already exist (resumable) and does
-nothing when the manifest matches (idempotent).
+gensim is installed (read in place), otherwise from :func:`generated_sentences`. Sentences,
+voices, rates and pitches are deterministic from ``seed``, and so is an uninterrupted render.
+Rendering skips files that already exist (resumable: an utterance rendered after an interruption
+has the same text, phonemes and length within a frame; espeak-ng carries its oscillator and
+noise state from one call to the next, so its samples differ slightly) and does nothing when the
+manifest matches and every file is there (idempotent).
 """
 
 from __future__ import annotations
@@ -246,10 +249,11 @@ def render_corpus(
     wavs = root / "wavs"
     if manifest_path.exists() and (root / "metadata.csv").exists():
         try:
-            if json.loads(manifest_path.read_text()) == manifest:
-                return root
+            done = json.loads(manifest_path.read_text()) == manifest
         except json.JSONDecodeError:
-            pass
+            done = False
+        if done and _complete(root):
+            return root  # idempotent: nothing to do
     texts = pick_sentences(sentences, seed, source)
     rng = random.Random(seed + 7)
     wavs.mkdir(parents=True, exist_ok=True)
@@ -273,3 +277,15 @@ def render_corpus(
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     log.info("rendered %d utterances with espeak-ng into %s", len(rows), root)
     return root
+
+
+def _complete(root: Path) -> bool:
+    """Whether every utterance ``metadata.csv`` names has its wav and phoneme table."""
+    for line in (root / "metadata.csv").read_text(encoding="utf-8").splitlines():
+        name = line.split("|", 1)[0]
+        if name and not (
+            (root / "wavs" / f"{name}.wav").exists()
+            and (root / "wavs" / f"{name}.phonemes.tsv").exists()
+        ):
+            return False
+    return True

@@ -8,12 +8,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensor work on one thread: on a busy 2-core machine two OpenMP threads waiting on
+    each other make small convolutions many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def tone(seconds: float, rate: int, frequency: float = 220.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     sweep = frequency * (1 + 0.5 * t / max(seconds, 1e-6))
     return (0.5 * np.sin(2 * math.pi * sweep * t)).astype(np.float32)
+
+
+@pytest.fixture
+def chirp():
+    """``chirp(seconds, rate, frequency)``: a rising sine sweep of amplitude 0.5 (float32)."""
+    return tone
 
 
 @pytest.fixture

@@ -1,0 +1,121 @@
+"""Vocoder metrics against hand-computed values, and the spectrogram png / wav writer."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from PIL import Image
+from torch import nn
+
+from genmm_audio.data import speech_folder
+from genmm_audio.frontend import MelFrontend
+from genmm_audio.losses import mrstft_distance
+from genmm_audio.metrics import VocoderQuality, average, score
+from genmm_audio.writers import WavWriter, load_mel, spectrogram_png
+
+
+@pytest.fixture
+def noise():
+    generator = torch.Generator().manual_seed(0)
+    return 0.3 * torch.randn(1, 22050, generator=generator)  # (1, T): 1 s of loud noise
+
+
+def test_identical_signals_score_perfectly(noise):
+    figures = score(MelFrontend(), noise, noise.clone(), ["mel_l1", "mrstft", "stoi"])
+    assert figures["mel_l1"] == 0.0
+    assert figures["mrstft"] == pytest.approx(0.0, abs=1e-6)
+    assert figures["stoi"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_log_mel_l1_of_a_tenth_is_one(noise):
+    # log10 mel of 0.1 x is log10 mel of x minus exactly 1 wherever both are above the floor
+    frontend = MelFrontend()
+    assert float(frontend(0.1 * noise[None]).min()) > math.log10(frontend.floor) + 0.5
+    figures = score(frontend, noise, 0.1 * noise, ["mel_l1"])
+    assert figures["mel_l1"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_mrstft_distance_of_half_the_signal(noise):
+    # spectral convergence || S - S/2 || / || S || = 1/2, log-magnitude L1 = ln 2, each
+    # resolution alike: the average is 1/2 + ln 2
+    distance = float(mrstft_distance(noise[None], 0.5 * noise[None]))
+    assert distance == pytest.approx(0.5 + math.log(2), abs=1e-3)
+
+
+def test_average_keeps_the_suffix():
+    rows = [{"mel_l1": 1.0, "stoi": 0.5}, {"mel_l1": 3.0}]
+    assert average(rows, "_griffin_lim") == {"mel_l1_griffin_lim": 2.0, "stoi_griffin_lim": 0.5}
+
+
+class Replay(nn.Module):
+    """A stand-in generator that returns the held-out recordings themselves, in order."""
+
+    def __init__(self, recordings: list[torch.Tensor]) -> None:
+        super().__init__()
+        self.recordings = recordings
+        self.calls = 0
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        audio = self.recordings[self.calls]
+        self.calls += 1
+        assert mel.shape[-1] * 256 == audio.shape[-1]
+        return audio[None]
+
+
+def test_quality_reports_model_beside_griffin_lim(tone_folder):
+    dataset = speech_folder(str(tone_folder(count=4)), segment=2048, held_out=2)
+    recordings = [audio for _, audio in dataset.held_out_audio(2, 0.5)]
+    run = SimpleNamespace(
+        dataset=dataset, device="cpu", sampling_model=lambda role="generator": Replay(recordings)
+    )
+    metric = VocoderQuality(["mel_l1", "mrstft", "stoi", "speed"], utterances=2, max_seconds=0.5)
+    figures = metric(run)
+    assert figures["mel_l1"] == 0.0 and figures["stoi"] == pytest.approx(1.0, abs=1e-6)
+    assert figures["mrstft"] == pytest.approx(0.0, abs=1e-6)
+    assert figures["synthesis_khz"] > 0 and figures["real_time_factor"] > 0
+    # Griffin-Lim on the same mels: close, but not perfect
+    assert 0 < figures["mel_l1_griffin_lim"] < 1.0
+    assert 0 < figures["mrstft_griffin_lim"] and 0.3 < figures["stoi_griffin_lim"] < 1.0
+    assert "synthesis_khz_griffin_lim" not in figures
+    with pytest.raises(ValueError, match="unknown measures"):
+        VocoderQuality(["loudness"])
+
+
+def test_spectrogram_png_opens_with_both_panels(tmp_path):
+    mels = [torch.randn(80, 30), torch.randn(80, 25)]
+    path = spectrogram_png(mels, tmp_path / "spec.png")
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.mode == "RGB"
+        assert image.size == (30 * 2, (80 + 2 + 80) * 2)  # two panels and a 2-px rule, x2
+
+
+def test_wav_writer_writes_wav_and_png(tmp_path, chirp):
+    frontend = MelFrontend()
+    audio = torch.from_numpy(chirp(0.5, 22050))[None]  # (1, T)
+    written = WavWriter().write(
+        [audio], tmp_path / "out", 22050, frontend, [frontend(audio[None])[0]]
+    )
+    assert [p.name for p in written] == ["out.wav", "out.png"]
+    data, rate = soundfile.read(str(written[0]))
+    assert rate == 22050 and data.shape == (11025,)
+    assert np.allclose(data, audio[0].numpy(), atol=1e-4)
+    with Image.open(written[1]) as image:
+        assert image.size[1] == (80 + 2 + 80) * 2
+
+
+def test_mel_file_shapes_are_checked(tmp_path):
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros((1, 80, 7), np.float32))
+    assert load_mel(good, 80).shape == (1, 80, 7)
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((40, 7), np.float32))
+    with pytest.raises(Exception, match=r"bad.npy: expected a log-mel of shape \(80, frames\)"):
+        load_mel(bad, 80)
+    (tmp_path / "text.npy").write_text("not numpy")
+    with pytest.raises(Exception, match="text.npy: cannot read a numpy log-mel"):
+        load_mel(tmp_path / "text.npy", 80)
