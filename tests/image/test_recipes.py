@@ -99,3 +99,18 @@ def test_cgan_digits_trains_tiny_and_generates_an_asked_label(cli, tmp_path):
     assert check_png(seven) == (4 * 18 + 2,) * 2
     wrong = cli("generate", str(out), "--n", "4", "--label", "12")
     assert wrong.returncode != 0 and "--label 12" in wrong.stderr
+
+
+def test_mode_collapse_remedies_train_through_the_cli(cli, tmp_path):
+    """Minibatch std in D and feature matching on D's features, switched on by overrides."""
+    out = tmp_path / "remedies"
+    result = cli(
+        "run", str(RECIPES / "dcgan_shapes.yaml"), "--out", str(out), "--max-steps", "2",
+        *COMMON, *TINY["dcgan_shapes"], "trainer.log_every=1",
+        "models.discriminator.minibatch_std=true", "models.discriminator.features=true",
+        "losses.feature_matching={name: core.feature_matching, weight: 1.0, statistic: mean}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    logged = (out / "metrics.jsonl").read_text()
+    assert '"feature_matching"' in logged
+    check_png(out / "samples" / "step-000002.png")
