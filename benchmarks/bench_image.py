@@ -169,8 +169,11 @@ def speed(args: argparse.Namespace) -> None:
             print(json.dumps({**figure, "repeats": args.repeats}), flush=True)
 
 
-def train(recipe: str, out: Path, steps: int | None) -> float:
-    """``genmm run recipes/RECIPE --out OUT`` (a fresh folder) -> wall seconds."""
+def train(recipe: str, out: Path, steps: int | None, threads: int) -> float:
+    """``genmm run recipes/RECIPE --out OUT`` (a fresh folder) on ``threads`` threads -> wall
+    seconds. One thread by default: at 16x16 the convolutions are small, and on a shared
+    2-core machine two threads waiting for each other were 14x slower than one."""
+    import os
     import shutil
 
     shutil.rmtree(out, ignore_errors=True)
@@ -179,7 +182,8 @@ def train(recipe: str, out: Path, steps: int | None) -> float:
     if steps is not None:
         command += ["--max-steps", str(steps)]
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=environment)
     return time.perf_counter() - started
 
 
@@ -196,7 +200,8 @@ def evaluate(out: Path, metric: str, options: dict) -> tuple[dict, int]:
 
 def quality_dcgan(args: argparse.Namespace) -> None:
     out = ROOT / "runs" / "bench_dcgan_digits"
-    seconds = train("dcgan_digits.yaml", out, args.steps)
+    seconds = train("dcgan_digits.yaml", out, args.steps, args.train_threads)
+    torch.set_num_threads(args.train_threads)
     fd, step = evaluate(out, "image.fd", {"n_samples": 2000, "floor": True})
     classes, _ = evaluate(out, "image.classes", {"n_samples": 2000})
     common = {"recipe": "dcgan_digits", "steps": step, "train_s": round(seconds, 1)}
@@ -216,7 +221,8 @@ def quality_dcgan(args: argparse.Namespace) -> None:
 
 def quality_cgan(args: argparse.Namespace) -> None:
     out = ROOT / "runs" / "bench_cgan_digits"
-    seconds = train("cgan_digits.yaml", out, args.steps)
+    seconds = train("cgan_digits.yaml", out, args.steps, args.train_threads)
+    torch.set_num_threads(args.train_threads)
     figures, step = evaluate(out, "image.classes", {"n_samples": 2000})
     common = {"recipe": "cgan_digits", "steps": step, "train_s": round(seconds, 1)}
     for name, value in (
@@ -233,6 +239,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train-threads", type=int, default=1, help="dcgan/cgan training")
     parser.add_argument("--skip-paper", action="store_true", help="speed: ngf=64 only")
     parser.add_argument("--steps", type=int, default=None, help="cap training (default: recipe)")
     args = parser.parse_args()
