@@ -195,3 +195,30 @@ def test_frechet_metric_compares_samples_with_the_held_out_features(tmp_path, ha
     var_fake = 100 * 0.0625 / 99  # levels -0.5 and 0, 50 each: population variance 0.0625
     expected = 16 * 0.25**2 + 16 * (math.sqrt(0.625) - math.sqrt(var_fake)) ** 2
     assert figures["fd"] == pytest.approx(expected, rel=1e-6)
+
+
+class PooledColour(nn.Module):
+    """A stand-in for a local Inception file: the mean of each channel as 3 features."""
+
+    def forward(self, images):
+        return images.mean(dim=(2, 3))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated in 2.13
+def test_inception_weights_name_a_local_file(tmp_path):
+    from genmm.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="nowhere.pt"):
+        FrechetDistance(inception_weights=str(tmp_path / "nowhere.pt"))
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a network")
+    with pytest.raises(RecipeError, match="garbage.pt"):
+        FrechetDistance(inception_weights=str(garbage))
+    path = tmp_path / "inception.pt"
+    torch.jit.script(PooledColour()).save(str(path))
+    metric = FrechetDistance(inception_weights=str(path))
+    features = metric.features(dataset=None)
+    assert features.kind == "inception" and features.hash == image_metrics.file_hash(str(path))
+    # images in [-1, 1] reach the network as 3 channels at 299x299 in [0, 255]
+    grey = torch.zeros(2, 1, 8, 8)
+    assert torch.allclose(features(grey), torch.full((2, 3), 127.5, dtype=torch.float64))
