@@ -8,7 +8,8 @@ of three dilated blocks (dilations 1, 3, 9), then LeakyReLU, a reflection-padded
 to one channel and tanh. Every convolution is weight-normalised (sec. 2.1.3).
 At ``ngf = 32`` and 80 mels it has 4,266,050 parameters (weight-norm g and v counted).
 
-For inference :func:`fold_weight_norm` returns a copy with plain weights (``w = g v / ||v||``).
+For inference :func:`fold_weight_norm` returns a copy with plain weights (``w = g v / ||v||``)
+and the transposed convolutions rewritten as polyphase convolutions (the same function).
 """
 
 from __future__ import annotations
@@ -99,15 +100,63 @@ class MelGANGenerator(nn.Module):
         return self.model(mel)
 
 
-def fold_weight_norm(model: nn.Module, inplace: bool = False) -> nn.Module:
+class PolyphaseUpsample(nn.Module):
+    """A MelGAN upsampling layer (transposed conv, kernel 2r, stride r) rewritten for inference
+    as one ordinary k3 convolution producing the r output phases, then interleaved:
+    ``(B, C, L) -> (B, r C', L) -> (B, C', r L)``. The same function (output ``n r + p`` only
+    sees inputs ``n - 1, n, n + 1``); CPUs run plain convolutions faster than transposed ones."""
+
+    def __init__(self, layer: nn.ConvTranspose1d) -> None:
+        super().__init__()
+        ratio, kernel, padding = layer.stride[0], layer.kernel_size[0], layer.padding[0]
+        if kernel != 2 * ratio or layer.groups != 1 or layer.dilation[0] != 1:
+            raise ValueError("only transposed convolutions of kernel 2r and stride r")
+        source = layer.weight.detach()  # (C_in, C_out, 2r)
+        weight = source.new_zeros(ratio, layer.out_channels, layer.in_channels, 3)
+        for phase in range(ratio):
+            for tap, shift in ((0, 1), (1, 0), (2, -1)):  # input n-1, n, n+1
+                index = phase + padding + shift * ratio
+                if 0 <= index < kernel:
+                    weight[phase, :, :, tap] = source[:, :, index].T
+        self.ratio, self.out_channels = ratio, layer.out_channels
+        self.weight = nn.Parameter(weight.reshape(-1, layer.in_channels, 3), requires_grad=False)
+        bias = layer.bias.detach() if layer.bias is not None else source.new_zeros(weight.shape[1])
+        self.bias = nn.Parameter(bias.repeat(ratio), requires_grad=False)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, L) -> (B, C', L * r)
+        batch, _, length = x.shape
+        phases = nn.functional.conv1d(x, self.weight, self.bias, padding=1)  # (B, r C', L)
+        phases = phases.view(batch, self.ratio, self.out_channels, length)
+        return phases.permute(0, 2, 3, 1).reshape(batch, self.out_channels, length * self.ratio)
+
+
+def fold_weight_norm(model: nn.Module, inplace: bool = False, polyphase: bool = True) -> nn.Module:
     """A copy (or ``model`` itself) with every weight-norm parametrisation folded into a plain
-    weight, in eval mode with gradients off: the same function, cheaper per call."""
+    weight (and, with ``polyphase``, MelGAN's transposed convolutions rewritten as
+    :class:`PolyphaseUpsample`), in eval mode with gradients off: the same function, cheaper
+    per call."""
     model = model if inplace else copy.deepcopy(model)
     for module in model.modules():
         if parametrize.is_parametrized(module, "weight"):
             _unparametrize(module)
+    if polyphase:
+        for module in list(model.modules()):
+            for name, child in module.named_children():
+                if isinstance(child, nn.ConvTranspose1d) and _polyphase_ok(child):
+                    setattr(module, name, PolyphaseUpsample(child))
     model.eval().requires_grad_(False)
     return model
+
+
+def _polyphase_ok(layer: nn.ConvTranspose1d) -> bool:
+    ratio = layer.stride[0]
+    return (
+        layer.kernel_size[0] == 2 * ratio
+        and layer.padding[0] == ratio // 2 + ratio % 2
+        and layer.output_padding[0] == ratio % 2
+        and layer.groups == 1
+        and layer.dilation[0] == 1
+    )
 
 
 def synthesize(generator: nn.Module, mel: Tensor) -> Tensor:

@@ -6,7 +6,12 @@ import torch
 
 from genmm.losses import discriminate
 from genmm_audio.discriminator import MultiScaleDiscriminator
-from genmm_audio.generator import MelGANGenerator, fold_weight_norm, synthesize
+from genmm_audio.generator import (
+    MelGANGenerator,
+    PolyphaseUpsample,
+    fold_weight_norm,
+    synthesize,
+)
 
 
 def count(model: torch.nn.Module) -> int:
@@ -51,3 +56,18 @@ def test_folded_generator_is_the_same_function():
     assert torch.allclose(synthesize(generator, mel), generator(mel), atol=1e-6)
     # the live model keeps its weight norm (training and checkpoints are untouched)
     assert any("parametrizations" in name for name, _ in generator.named_parameters())
+
+
+def test_polyphase_upsampling_is_the_transposed_convolution():
+    torch.manual_seed(0)
+    for ratio in (8, 2, 3):
+        layer = torch.nn.ConvTranspose1d(
+            6, 4, 2 * ratio, stride=ratio, padding=ratio // 2 + ratio % 2, output_padding=ratio % 2
+        )
+        x = torch.randn(2, 6, 9)
+        expected = layer(x)  # (2, 4, 9 * ratio)
+        assert expected.shape == (2, 4, 9 * ratio)
+        assert torch.allclose(PolyphaseUpsample(layer)(x), expected, atol=1e-6)
+    folded = fold_weight_norm(MelGANGenerator(ngf=4))
+    assert not any(isinstance(m, torch.nn.ConvTranspose1d) for m in folded.modules())
+    assert sum(isinstance(m, PolyphaseUpsample) for m in folded.modules()) == 4
