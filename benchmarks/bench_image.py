@@ -169,12 +169,15 @@ def speed(args: argparse.Namespace) -> None:
             print(json.dumps({**figure, "repeats": args.repeats}), flush=True)
 
 
-def train(recipe: str, out: Path, steps: int | None, threads: int) -> float:
+def train(recipe: str, out: Path, steps: int | None, threads: int, again: bool = True) -> float:
     """``genmm run recipes/RECIPE --out OUT`` (a fresh folder) on ``threads`` threads -> wall
     seconds. One thread by default: at 16x16 the convolutions are small, and on a shared
     2-core machine two threads waiting for each other were 14x slower than one."""
     import os
     import shutil
+
+    if not again and (out / "checkpoints" / "last").exists():
+        return float("nan")  # --evaluate-only: the run folder of an earlier call
 
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "genmm.cli", "run", str(ROOT / "recipes" / recipe)]
@@ -192,7 +195,7 @@ def evaluate(out: Path, metric: str, options: dict) -> tuple[dict, int]:
     from genmm.trainer.run import Run
 
     run = Run.from_checkpoint(out, get_manager())
-    factory = run.manager.registry.get("metrics", metric)
+    factory = run.manager.registry.get("metrics", metric).factory
     with run.evaluating(seed=0):
         figures = factory(**options)(run)
     return figures, run.step
@@ -200,7 +203,9 @@ def evaluate(out: Path, metric: str, options: dict) -> tuple[dict, int]:
 
 def quality_dcgan(args: argparse.Namespace) -> None:
     out = ROOT / "runs" / "bench_dcgan_digits"
-    seconds = train("dcgan_digits.yaml", out, args.steps, args.train_threads)
+    seconds = train(
+        "dcgan_digits.yaml", out, args.steps, args.train_threads, not args.evaluate_only
+    )
     torch.set_num_threads(args.train_threads)
     fd, step = evaluate(out, "image.fd", {"n_samples": 2000, "floor": True})
     classes, _ = evaluate(out, "image.classes", {"n_samples": 2000})
@@ -221,7 +226,7 @@ def quality_dcgan(args: argparse.Namespace) -> None:
 
 def quality_cgan(args: argparse.Namespace) -> None:
     out = ROOT / "runs" / "bench_cgan_digits"
-    seconds = train("cgan_digits.yaml", out, args.steps, args.train_threads)
+    seconds = train("cgan_digits.yaml", out, args.steps, args.train_threads, not args.evaluate_only)
     torch.set_num_threads(args.train_threads)
     figures, step = evaluate(out, "image.classes", {"n_samples": 2000})
     common = {"recipe": "cgan_digits", "steps": step, "train_s": round(seconds, 1)}
@@ -240,6 +245,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train-threads", type=int, default=1, help="dcgan/cgan training")
+    parser.add_argument("--evaluate-only", action="store_true", help="reuse an earlier run")
     parser.add_argument("--skip-paper", action="store_true", help="speed: ngf=64 only")
     parser.add_argument("--steps", type=int, default=None, help="cap training (default: recipe)")
     args = parser.parse_args()
