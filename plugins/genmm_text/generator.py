@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genmm_text.sampling import filter_top_k, sample_categorical
+from genmm_text.sampling import filter_top_k, sample_categorical, sample_projected
 
 State = Any
 
@@ -161,6 +161,31 @@ class LSTMGenerator(SequenceGenerator):
         return self.output(h), (h, c)
 
     @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        length: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        prefix: Tensor | None = None,
+    ) -> Tensor:
+        """As :meth:`SequenceGenerator.sample`; plain draws (temperature 1, no top-k, no
+        prefix: negatives and metrics) take the fused projection + sampling path."""
+        if temperature != 1.0 or top_k or prefix is not None:
+            return super().sample(n, length, temperature, top_k, prefix)
+        length = length or self.max_length
+        device = self.device
+        tokens = torch.empty(n, length, dtype=torch.long, device=device)
+        h = torch.zeros(n, self.hidden_dim, device=device)
+        c = torch.zeros_like(h)
+        token = torch.full((n,), self.start_token, dtype=torch.long, device=device)
+        for position in range(length):
+            h, c = self._cell(token, (h, c))  # (n, H)
+            token = sample_projected(h, self.output.weight, self.output.bias)  # (n,)
+            tokens[:, position] = token
+        return tokens
+
+    @torch.no_grad()
     def rollout(self, tokens: Tensor, rollouts: int) -> Tensor:
         """All ``N`` rollouts of all prefixes as one batched recurrence (see module doc)."""
         batch, length = tokens.shape
@@ -183,8 +208,8 @@ class LSTMGenerator(SequenceGenerator):
             h_new, c_new = prefix_states[position - 1]
             h_active = torch.cat([h_active, h_new.repeat(rollouts, 1)])  # (position*N*B, H)
             c_active = torch.cat([c_active, c_new.repeat(rollouts, 1)])
-            logits = self.output(h_active)  # (position*N*B, V)
-            drawn = sample_categorical(logits, in_place=True)  # (position*N*B,)
+            # (position*N*B, H) -> (position*N*B,): logits made and searched in cache-sized rows
+            drawn = sample_projected(h_active, self.output.weight, self.output.bias)
             flat[:position, :, position] = drawn.view(position, lanes)
             if position + 1 < length:
                 h_active, c_active = self._cell(drawn, (h_active, c_active))

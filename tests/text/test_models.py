@@ -7,7 +7,7 @@ import torch
 
 from genmm_text.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, CNNDiscriminator
 from genmm_text.generator import GPT2Generator, LSTMGenerator
-from genmm_text.sampling import filter_top_k, sample_categorical
+from genmm_text.sampling import block_size, filter_top_k, sample_categorical, sample_projected
 
 
 def test_discriminator_parameters_at_paper_widths():
@@ -51,6 +51,25 @@ def test_sampling_matches_the_distribution():
     assert int((draws == 4).sum()) == 0  # probability ~1e-14
     top = filter_top_k(logits[:1], 2)
     assert torch.isinf(top).sum() == 3 and int(sample_categorical(top.repeat(1000, 1)).max()) <= 3
+
+
+def test_two_level_and_projected_sampling_match_the_distribution():
+    """Vocabularies of 256+ tokens search per-block sums first (5000 = 50 blocks of 100)."""
+    assert block_size(5000) == 100 and block_size(300) == 20 and block_size(60) == 1
+    torch.manual_seed(0)
+    logits = torch.randn(1, 300) * 2
+    logits[0, 7] = 6.0  # a heavy token inside a block
+    logits[0, 20:40] = float("-inf")  # a whole zero-weight block
+    logits[0, 299] = float("-inf")  # a zero-weight last token
+    draws = sample_categorical(logits.repeat(300_000, 1))
+    frequencies = torch.bincount(draws, minlength=300).float() / len(draws)
+    assert torch.allclose(frequencies, logits[0].softmax(0), atol=3e-3)
+    assert int(frequencies[20:40].sum()) == 0 and int((draws == 299).sum()) == 0
+    hidden, weight, bias = torch.randn(1000, 8), torch.randn(300, 8), torch.randn(300)
+    projected = sample_projected(hidden.repeat(200, 1), weight, bias, chunk_rows=128)
+    expected = (hidden @ weight.T + bias).softmax(1).mean(0)  # mixture over the 1000 rows
+    frequencies = torch.bincount(projected, minlength=300).float() / len(projected)
+    assert projected.shape == (200_000,) and torch.allclose(frequencies, expected, atol=3e-3)
 
 
 def test_rollout_shapes_prefixes_and_reward_range():
@@ -105,3 +124,28 @@ def test_vocabulary_smaller_than_the_data_is_an_error():
 
     with pytest.raises(ValueError, match="vocab_size 100"):
         LSTMGenerator(vocab_size=100, dataset=Data())
+
+
+def test_rollouts_are_batched_and_never_use_multinomial(monkeypatch):
+    """The rollout recurrence takes O(T) batched steps whatever B and N are, and categorical
+    draws never take torch.multinomial's slow path."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.multinomial was called")
+
+    monkeypatch.setattr(torch, "multinomial", refuse)
+    monkeypatch.setattr(torch.Tensor, "multinomial", refuse, raising=False)
+    torch.manual_seed(0)
+    generator = LSTMGenerator(vocab_size=300, max_length=10)
+    calls = []
+    cell = generator._cell
+    monkeypatch.setattr(generator, "_cell", lambda *a: calls.append(a[0].shape[0]) or cell(*a))
+    tokens = generator.sample(6)
+    assert calls == [6] * 10  # one batched step per position
+    calls.clear()
+    with torch.no_grad():
+        completions = generator.rollout(tokens, 8)
+    # 1 start + 9 teacher-forced steps on B rows, then 8 steps on t*N*B lanes (t = 1..8)
+    assert calls == [6] * 10 + [t * 8 * 6 for t in range(1, 9)]
+    assert completions.shape == (9, 8, 6, 10)
+    generator.sample(3, temperature=0.7, top_k=5)  # the general path, also multinomial-free
