@@ -72,3 +72,25 @@ def test_bad_input():
         self_bleu([["a"]])
     with pytest.raises(ValueError):
         References([])
+
+
+@pytest.mark.parametrize("max_n", [2, 3, 4, 5])
+def test_sentence_bleu_matches_sacrebleu(max_n):
+    """sacreBLEU's sentence BLEU with NLTK method 1's settings: floor smoothing 0.1 for
+    zero-match orders, no effective order (hypotheses of at least ``max_n`` words), text
+    already split into words."""
+    sacrebleu = pytest.importorskip("sacrebleu.metrics")
+    metric = sacrebleu.BLEU(
+        tokenize="none",
+        smooth_method="floor",
+        smooth_value=0.1,
+        effective_order=False,
+        max_ngram_order=max_n,
+    )
+    rng = random.Random(100 + max_n)
+    for _ in range(60):
+        references = [r for r in random_sentences(rng, rng.randint(1, 4)) if r] or [["w1"]]
+        hypothesis = [f"w{rng.randrange(12)}" for _ in range(rng.randint(max_n, 14))]
+        expected = metric.sentence_score(" ".join(hypothesis), [" ".join(r) for r in references])
+        ours = sentence_bleu(references, hypothesis, max_n=max_n)
+        assert ours == pytest.approx(expected.score / 100, abs=1e-6)
