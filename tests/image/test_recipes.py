@@ -53,15 +53,18 @@ def check_png(path: Path) -> tuple[int, int]:
         return image.size
 
 
+def train_tiny(cli, name: str, out: Path, *extra: str) -> None:
+    """``genmm run recipes/NAME.yaml`` made tiny, two steps; it must succeed."""
+    command = ["run", str(RECIPES / f"{name}.yaml"), "--out", str(out), "--max-steps", "2"]
+    result = cli(*command, *COMMON, *TINY[name], *extra)
+    assert result.returncode == 0, result.stderr
+    assert "done: 2 steps" in result.stdout
+
+
 @pytest.mark.parametrize("name", ["gan_digits", "dcgan_shapes", "wgan_gp_shapes", "lsgan_shapes"])
 def test_recipe_trains_tiny_and_writes_a_png(cli, tmp_path, name):
     out = tmp_path / name
-    result = cli(
-        "run", str(RECIPES / f"{name}.yaml"), "--out", str(out), "--max-steps", "2", *COMMON,
-        *TINY[name],
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "done: 2 steps" in result.stdout
+    train_tiny(cli, name, out)
     # 16 samples of 8x8 in a 4x4 grid, scaled (scale 4 for the MLP recipe, else 2), padding 2
     scale = 4 if name == "gan_digits" else 2
     assert check_png(out / "samples" / "step-000002.png") == (4 * (8 * scale + 2) + 2,) * 2
@@ -70,11 +73,7 @@ def test_recipe_trains_tiny_and_writes_a_png(cli, tmp_path, name):
 
 def test_dcgan_digits_trains_tiny_and_generates_a_grid(cli, tmp_path):
     out = tmp_path / "dcgan"
-    result = cli(
-        "run", str(RECIPES / "dcgan_digits.yaml"), "--out", str(out), "--max-steps", "2",
-        *COMMON, *TINY["dcgan_digits"],
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    train_tiny(cli, "dcgan_digits", out)
     check_png(out / "samples" / "step-000002.png")
     grid = tmp_path / "grid.png"
     made = cli("generate", str(out), "--n", "16", "-o", str(grid))
@@ -89,11 +88,7 @@ def test_dcgan_digits_trains_tiny_and_generates_a_grid(cli, tmp_path):
 
 def test_cgan_digits_trains_tiny_and_generates_an_asked_label(cli, tmp_path):
     out = tmp_path / "cgan"
-    result = cli(
-        "run", str(RECIPES / "cgan_digits.yaml"), "--out", str(out), "--max-steps", "2",
-        *COMMON, *TINY["cgan_digits"],
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    train_tiny(cli, "cgan_digits", out)
     # the sample dump: one row per class, 2 per class -> 10 rows of 2
     assert check_png(out / "samples" / "step-000002.png") == (2 * 18 + 2, 10 * 18 + 2)
     seven = tmp_path / "seven.png"
@@ -107,13 +102,15 @@ def test_cgan_digits_trains_tiny_and_generates_an_asked_label(cli, tmp_path):
 def test_mode_collapse_remedies_train_through_the_cli(cli, tmp_path):
     """Minibatch std in D and feature matching on D's features, switched on by overrides."""
     out = tmp_path / "remedies"
-    result = cli(
-        "run", str(RECIPES / "dcgan_shapes.yaml"), "--out", str(out), "--max-steps", "2",
-        *COMMON, *TINY["dcgan_shapes"], "trainer.log_every=1",
-        "models.discriminator.minibatch_std=true", "models.discriminator.features=true",
+    train_tiny(
+        cli,
+        "dcgan_shapes",
+        out,
+        "trainer.log_every=1",
+        "models.discriminator.minibatch_std=true",
+        "models.discriminator.features=true",
         "losses.feature_matching={name: core.feature_matching, weight: 1.0, statistic: mean}",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    )
     logged = (out / "metrics.jsonl").read_text()
     assert '"feature_matching"' in logged
     check_png(out / "samples" / "step-000002.png")
