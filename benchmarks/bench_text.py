@@ -2,8 +2,9 @@
 
     python benchmarks/bench_text.py speed            # one adversarial G step, B64 N16 V5000 T20
     python benchmarks/bench_text.py sampling         # multinomial vs cumsum + searchsorted
-    python benchmarks/bench_text.py quality --scale reduced   # oracle NLL after MLE / SeqGAN
+    python benchmarks/bench_text.py quality                   # the recipe's CPU schedule
     python benchmarks/bench_text.py quality --scale paper     # the authors' full schedule
+    python benchmarks/bench_text.py quality --budget-s 870    # stop adversarial rounds in time
 
 ``quality`` trains ``recipes/seqgan_oracle.yaml`` (through the same Run/Trainer as
 ``genmm run``) and reports the oracle NLL (10,000 samples) at the end of each phase and every
@@ -28,16 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "plugins"))
 
 SCALES = {
+    # the recipe's defaults: the paper's task, widths and adversarial settings, CPU-sized
+    # schedule (30 MLE epochs, 2 D epochs, 50 rounds of 1 G step + 16 D steps on fresh negatives)
+    "cpu": [],
     # the authors' schedule: 120 MLE epochs, 50 x 3 D epochs, 200 rounds of 1 G + 5 x 3 D epochs
-    "paper": [],
-    # the same task (V 5000, T 20, 10,000 oracle sequences, paper widths), shorter schedules
-    "reduced": [
-        "phases.mle.epochs=50",
-        "phases.d_pretrain.epochs=6",
-        "phases.adversarial.max_steps=40",
-        "phases.adversarial.d_steps=1",
-        "phases.adversarial.d_epochs=1",
-        "phases.adversarial.negatives=2048",
+    "paper": [
+        "phases.mle.epochs=120",
+        "phases.d_pretrain.epochs=150",
+        "phases.adversarial.max_steps=200",
+        "phases.adversarial.d_steps=5",
+        "phases.adversarial.d_epochs=3",
+        "phases.adversarial.negatives=10000",
     ],
     # the CI-scale experiment of tests/text/test_training.py, through the recipe
     "ci": [
@@ -49,12 +51,14 @@ SCALES = {
         "models.generator.max_length=10",
         "models.discriminator.vocab_size=100",
         "models.discriminator.max_length=10",
+        "models.discriminator.num_filters=[25, 50, 50, 50, 50, 25, 25, 25, 25, 25]",
+        "models.discriminator.filter_sizes=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
         "phases.mle.epochs=20",
-        "phases.d_pretrain.epochs=10",
-        "phases.adversarial.max_steps=40",
+        "phases.d_pretrain.epochs=null",
+        "phases.d_pretrain.max_steps=60",
+        "phases.d_pretrain.negatives=512",
+        "phases.adversarial.max_steps=30",
         "phases.adversarial.rollouts=8",
-        "phases.adversarial.d_steps=1",
-        "phases.adversarial.d_epochs=1",
         "phases.adversarial.negatives=512",
     ],
 }
@@ -120,7 +124,7 @@ def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int
     emit(figure="adversarial_g_step_cpu_s", value=round(cpu, 3), **setting)
 
 
-def bench_quality(scale: str, eval_every: int, out: str | None) -> None:
+def bench_quality(scale: str, eval_every: int, out: str | None, budget_s: float | None) -> None:
     from genmm import hookimpl
     from genmm import recipe as recipes
     from genmm.plugins import get_manager
@@ -182,9 +186,22 @@ def bench_quality(scale: str, eval_every: int, out: str | None) -> None:
             @hookimpl
             def genmm_step_end(self, run, step, logs):
                 if run.phase_name == "adversarial" and run.phase.rounds % eval_every == 0:
+                    logs = {k: round(float(v), 4) for k, v in logs.items()}
                     Report.evaluate("adversarial", round=run.phase.rounds, **logs)
 
         manager.pm.register(Hook(), name="bench_text_eval")
+    if budget_s:
+
+        class Budget:
+            """Stop (as on Ctrl-C: the phase ends cleanly) once ``budget_s`` have passed."""
+
+            @hookimpl
+            def genmm_step_end(self, run, step, logs):
+                if time.perf_counter() - started > budget_s and not run.stop_requested:
+                    run.stop_requested = "time budget"
+                    emit(figure="stopped_for_budget", scale=scale, phase=run.phase_name, step=step)
+
+        manager.pm.register(Budget(), name="bench_text_budget")
     Report.evaluate("initialisation")
     trainer.fit()
     emit(figure="total_seconds", scale=scale, value=round(time.perf_counter() - started, 1))
@@ -193,11 +210,12 @@ def bench_quality(scale: str, eval_every: int, out: str | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["speed", "sampling", "quality"])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="reduced")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--out", default=None, help="run folder of the quality experiment")
+    parser.add_argument("--budget-s", type=float, default=None, help="stop training after this")
     arguments = parser.parse_args()
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
@@ -206,7 +224,7 @@ def main() -> None:
     elif arguments.what == "speed":
         bench_speed(arguments.repeats, 64, 16, 5000, 20)
     else:
-        bench_quality(arguments.scale, arguments.eval_every, arguments.out)
+        bench_quality(arguments.scale, arguments.eval_every, arguments.out, arguments.budget_s)
 
 
 if __name__ == "__main__":

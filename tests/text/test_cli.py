@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 
-import pytest
-
 from tests.conftest import RECIPES
 from tests.text.conftest import CLI_ENV
 
@@ -52,11 +50,24 @@ def test_seqgan_oracle_recipe_smoke(tmp_path, cli):
     assert all(0 <= int(token) < 40 for line in lines for token in line.split())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gensim") is None, reason="gensim not installed")
+def news_data(tmp_path) -> list[str]:
+    """The Lee corpus when gensim is installed, else a small text file of the same kind."""
+    if importlib.util.find_spec("gensim") is not None:
+        return []
+    corpus = tmp_path / "corpus.txt"
+    lines = [
+        f"The government met on day {i}. Fires burned near town {i % 7}. Officials met in Sydney."
+        for i in range(80)
+    ]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ["data.name=text.corpus", f"data.path={corpus}"]
+
+
 def test_news_recipe_trains_and_generates_text(tmp_path, cli):
     out = tmp_path / "news"
     result = cli(
-        "run", str(RECIPES / "news.yaml"), "--out", str(out), "--max-steps", "2",
+        "run", str(RECIPES / "news.yaml"), *news_data(tmp_path), "--out", str(out),
+        "--max-steps", "2",
         "data.vocab_size=300", "data.max_length=16", "models.generator.vocab_size=300",
         "models.generator.max_length=16", "models.discriminator.vocab_size=300",
         "models.discriminator.max_length=16", "models.generator.embedding_dim=16",
@@ -93,3 +104,12 @@ def test_bad_corpus_file_is_named_by_the_cli(tmp_path, cli):
     )  # fmt: skip
     assert result.returncode != 0
     assert "latin1.txt: not UTF-8" in result.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    result = cli(
+        "run", str(RECIPES / "news.yaml"), "data.name=text.corpus", f"data.path={empty}",
+        "--out", str(tmp_path / "run"), "--max-steps", "1", env=CLI_ENV,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "empty.txt: the file is empty" in result.stderr
+    assert "Traceback" not in result.stderr

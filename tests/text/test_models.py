@@ -11,6 +11,17 @@ from genmm_text.sampling import block_size, filter_top_k, sample_categorical, sa
 
 
 def test_discriminator_parameters_at_paper_widths():
+    # By hand, vocabulary 5,000, embedding 64, windows k = 1..10, 15, 20 with n_k filters:
+    #   embedding                     5000 * 64                                  =   320,000
+    #   convolutions  sum n_k (64 k + 1):
+    #     k=1: 100 * 65 = 6,500         k=2: 200 * 129 = 25,800   k=3: 200 * 193 = 38,600
+    #     k=4: 200 * 257 = 51,400       k=5: 200 * 321 = 64,200   k=6: 100 * 385 = 38,500
+    #     k=7: 100 * 449 = 44,900       k=8: 100 * 513 = 51,300   k=9: 100 * 577 = 57,700
+    #     k=10: 100 * 641 = 64,100      k=15: 160 * 961 = 153,760 k=20: 160 * 1281 = 204,960
+    #                                                                     sum     =   801,720
+    #   highway (transform + gate)    2 * (1720 * 1720 + 1720)                   = 5,920,240
+    #   output                        1720 * 2 + 2                               =     3,442
+    #   total                         320,000 + 801,720 + 5,920,240 + 3,442      = 7,045,402
     model = CNNDiscriminator()  # vocabulary 5000, embedding 64, windows 1-10, 15, 20
     features = sum(PAPER_NUM_FILTERS)
     assert features == 1720
