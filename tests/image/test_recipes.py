@@ -114,3 +114,31 @@ def test_mode_collapse_remedies_train_through_the_cli(cli, tmp_path):
     logged = (out / "metrics.jsonl").read_text()
     assert '"feature_matching"' in logged
     check_png(out / "samples" / "step-000002.png")
+
+
+def test_cgan_digits_with_the_concatenation_discriminator(cli, tmp_path):
+    """Mirza & Osindero's D (one-hot label maps on the image) and their loss, by overrides."""
+    out = tmp_path / "concat"
+    train_tiny(
+        cli,
+        "cgan_digits",
+        out,
+        "models.discriminator.name=image.concat_discriminator",
+        "losses.adversarial.name=core.nonsaturating",
+    )
+    assert "image.concat_discriminator" in (out / "recipe.yaml").read_text()
+    check_png(out / "samples" / "step-000002.png")
+
+
+def test_an_empty_image_folder_fails_in_the_cli_naming_it(cli, tmp_path):
+    empty = tmp_path / "my_empty_pictures"
+    empty.mkdir()
+    result = cli(
+        "run",
+        str(RECIPES / "dcgan_digits.yaml"),
+        "--out",
+        str(tmp_path / "run"),
+        f"data={{name: image.folder, root: {empty}, size: 16, channels: 1}}",
+    )
+    assert result.returncode != 0
+    assert "my_empty_pictures" in result.stderr and "Traceback" not in result.stderr
