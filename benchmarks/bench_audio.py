@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/speech_quality", help="quality: the run folder")
     parser.add_argument("--limit", type=float, default=900.0, help="quality: training seconds")
     parser.add_argument("overrides", nargs="*", help="quality: recipe overrides (k.p=v)")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # overrides may follow the options
     torch.set_num_threads(args.threads)
     if args.what in ("synthesis", "all"):
         synthesis()
