@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 SCALES = {
     # the recipe's defaults: the paper's task, widths and adversarial settings, CPU-sized
-    # schedule (30 MLE epochs, 2 D epochs, 50 rounds of 1 G step + 16 D steps on fresh negatives)
+    # schedule (30 MLE epochs, 3 D epochs, 50 rounds of 1 G step + 2 D epochs on 2,048 negatives)
     "cpu": [],
     # the authors' schedule: 120 MLE epochs, 50 x 3 D epochs, 200 rounds of 1 G + 5 x 3 D epochs
     "paper": [
@@ -55,11 +55,15 @@ SCALES = {
         "models.discriminator.filter_sizes=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
         "phases.mle.epochs=20",
         "phases.d_pretrain.epochs=null",
-        "phases.d_pretrain.max_steps=60",
+        "phases.d_pretrain.max_steps=200",
         "phases.d_pretrain.negatives=512",
-        "phases.adversarial.max_steps=30",
+        "phases.d_pretrain.optimizer={lr: 0.001}",
+        "phases.adversarial.max_steps=60",
         "phases.adversarial.rollouts=8",
+        "phases.adversarial.d_epochs=2",
         "phases.adversarial.negatives=512",
+        "phases.adversarial.d_optimizer={lr: 0.001}",
+        "phases.adversarial.g_optimizer={lr: 0.002}",
     ],
 }
 
@@ -124,7 +128,14 @@ def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int
     emit(figure="adversarial_g_step_cpu_s", value=round(cpu, 3), **setting)
 
 
-def bench_quality(scale: str, eval_every: int, out: str | None, budget_s: float | None) -> None:
+def bench_quality(
+    scale: str,
+    eval_every: int,
+    out: str | None,
+    budget_s: float | None,
+    extra: list[str],
+    resume: str | None = None,
+) -> None:
     from genmm import hookimpl
     from genmm import recipe as recipes
     from genmm.plugins import get_manager
@@ -134,6 +145,7 @@ def bench_quality(scale: str, eval_every: int, out: str | None, budget_s: float 
     folder = Path(out or tempfile.mkdtemp(prefix=f"seqgan_{scale}_"))
     overrides = [
         *SCALES[scale],
+        *extra,
         "trainer.progress=false",
         "trainer.log_every=50",
         "eval.every=0",
@@ -202,7 +214,10 @@ def bench_quality(scale: str, eval_every: int, out: str | None, budget_s: float 
                     emit(figure="stopped_for_budget", scale=scale, phase=run.phase_name, step=step)
 
         manager.pm.register(Budget(), name="bench_text_budget")
-    Report.evaluate("initialisation")
+    if resume:  # e.g. the checkpoint at the end of MLE of an earlier run: skip that phase
+        trainer.resume_from(Path(resume))
+    else:
+        Report.evaluate("initialisation")
     trainer.fit()
     emit(figure="total_seconds", scale=scale, value=round(time.perf_counter() - started, 1))
 
@@ -216,6 +231,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--out", default=None, help="run folder of the quality experiment")
     parser.add_argument("--budget-s", type=float, default=None, help="stop training after this")
+    parser.add_argument("--resume", default=None, help="start from this checkpoint folder")
+    parser.add_argument("overrides", nargs="*", help="recipe overrides (key.path=value)")
     arguments = parser.parse_args()
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
@@ -224,7 +241,14 @@ def main() -> None:
     elif arguments.what == "speed":
         bench_speed(arguments.repeats, 64, 16, 5000, 20)
     else:
-        bench_quality(arguments.scale, arguments.eval_every, arguments.out, arguments.budget_s)
+        bench_quality(
+            arguments.scale,
+            arguments.eval_every,
+            arguments.out,
+            arguments.budget_s,
+            arguments.overrides,
+            arguments.resume,
+        )
 
 
 if __name__ == "__main__":
