@@ -51,6 +51,13 @@ def unpack(batch: Any) -> tuple[Tensor, Any]:
 class GANTrainer(Phase):
     """Alternating D/G updates with any adversarial loss, regularisers and extra G terms."""
 
+    #: each network's optimiser when the recipe names none; a recipe's keys update these.
+    #: Subclasses set their paper's values here.
+    default_optimizers: dict[str, dict[str, Any]] = {
+        "generator": DEFAULT_OPTIMIZER,
+        "discriminator": DEFAULT_OPTIMIZER,
+    }
+
     def __init__(
         self,
         generator: str = "generator",
@@ -69,12 +76,13 @@ class GANTrainer(Phase):
             raise ValueError("n_critic and accumulate must be >= 1")
         self.generator_role = generator
         self.discriminator_role = discriminator
-        self.optimizer_specs = {
-            generator: dict(DEFAULT_OPTIMIZER),
-            discriminator: dict(DEFAULT_OPTIMIZER),
+        defaults = {
+            generator: self.default_optimizers["generator"],
+            discriminator: self.default_optimizers["discriminator"],
         }
+        self.optimizer_specs = {role: dict(spec) for role, spec in defaults.items()}
         for role, spec in (optimizers or {}).items():
-            self.optimizer_specs[role] = {**DEFAULT_OPTIMIZER, **spec}
+            self.optimizer_specs[role] = {**defaults.get(role, DEFAULT_OPTIMIZER), **spec}
         self.schedule_specs = schedules or {}
         self.n_critic = n_critic
         self.clip_grad_norm = clip_grad_norm

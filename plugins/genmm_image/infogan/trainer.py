@@ -27,6 +27,8 @@ INFOGAN_OPTIMIZERS = {
 class InfoGANTrainer(GANTrainer):
     """D step: adversarial + MI (trunk, D and Q heads); G step: adversarial + MI."""
 
+    default_optimizers = INFOGAN_OPTIMIZERS
+
     def __init__(
         self,
         generator: str = "generator",
@@ -38,13 +40,8 @@ class InfoGANTrainer(GANTrainer):
         information: str = "information",
     ) -> None:
         super().__init__(
-            generator, discriminator, None, schedules, ema=ema, adversarial=adversarial
+            generator, discriminator, optimizers, schedules, ema=ema, adversarial=adversarial
         )
-        defaults = {generator: INFOGAN_OPTIMIZERS["generator"]}
-        defaults[discriminator] = INFOGAN_OPTIMIZERS["discriminator"]
-        self.optimizer_specs = {
-            role: {**spec, **(optimizers or {}).get(role, {})} for role, spec in defaults.items()
-        }
         self.information_role = information
 
     def bind(self, run: Run, trainer: str = "image.infogan") -> None:

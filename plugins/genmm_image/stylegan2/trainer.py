@@ -50,6 +50,8 @@ def lazy_adjusted(spec: dict[str, Any], every: int) -> dict[str, Any]:
 class StyleGAN2Trainer(GANTrainer):
     """Alternating D/G steps with lazy R1, path-length regularisation, style mixing and EMA."""
 
+    default_optimizers = {"generator": STYLEGAN2_OPTIMIZER, "discriminator": STYLEGAN2_OPTIMIZER}
+
     def __init__(
         self,
         generator: str = "generator",
@@ -66,13 +68,9 @@ class StyleGAN2Trainer(GANTrainer):
         lazy_adjust: bool = True,
         adversarial: str = "adversarial",
     ) -> None:
-        super().__init__(generator, discriminator, None, schedules, adversarial=adversarial)
+        super().__init__(generator, discriminator, optimizers, schedules, adversarial=adversarial)
         if pl_every < 1 or pl_batch_shrink < 1:
             raise ValueError("pl_every and pl_batch_shrink must be >= 1")
-        self.optimizer_specs = {
-            generator: {**STYLEGAN2_OPTIMIZER, **(optimizers or {}).get(generator, {})},
-            discriminator: {**STYLEGAN2_OPTIMIZER, **(optimizers or {}).get(discriminator, {})},
-        }
         self.style_mixing = style_mixing
         self.pl_weight, self.pl_every, self.pl_decay = pl_weight, pl_every, pl_decay
         self.pl_batch_shrink = pl_batch_shrink
