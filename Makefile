@@ -1,11 +1,11 @@
 # Two commands on a fresh machine:  `make run` (set up, then train the main recipe)
-# and `make test` (set up, then run the test suite). `make bench` runs the benchmarks.
+# and `make test` (set up, then run the test suite). `make bench` / `make bench-quality`: figures.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 MAIN_RECIPE := $(if $(wildcard recipes/speech.yaml),recipes/speech.yaml,recipes/toy_ring.yaml)
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test bench bench-quality lint clean
 
 setup: $(VENV)/.installed
 
@@ -23,8 +23,23 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# Speed figures (minutes); `make bench-quality` trains the recipes at their defaults (hours).
 bench: setup
-	@for script in benchmarks/*.py; do echo "# $$script"; $(BIN)/python $$script; done
+	$(BIN)/genmm bench recipes/toy_ring.yaml --steps 300 --repeats 5
+	$(BIN)/python benchmarks/bench_image.py speed
+	$(BIN)/python benchmarks/bench_stylegan2.py
+	$(BIN)/python benchmarks/bench_text.py speed
+	$(BIN)/python benchmarks/bench_text.py sampling
+	$(BIN)/python benchmarks/bench_audio.py synthesis
+	$(BIN)/python benchmarks/bench_audio.py step
+	$(BIN)/python benchmarks/bench_audio.py memory
+
+bench-quality: setup
+	$(BIN)/python benchmarks/bench_toy.py toy_ring
+	$(BIN)/python benchmarks/bench_image.py dcgan
+	$(BIN)/python benchmarks/bench_image.py cgan
+	$(BIN)/python benchmarks/bench_text.py quality
+	$(BIN)/python benchmarks/bench_audio.py quality
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

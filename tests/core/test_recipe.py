@@ -183,6 +183,17 @@ def test_every_shipped_recipe_validates(manager):
         check(path, manager)
 
 
+def test_every_shipped_recipe_is_in_the_readme_table():
+    root = Path(__file__).resolve().parents[2]
+    rows = {
+        line.split("|")[1].strip().strip("`")
+        for line in (root / "README.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    }
+    shipped = {path.stem for path in (root / "recipes").glob("*.yaml")}
+    assert shipped == rows
+
+
 def test_dry_run_prints_resolved_recipe(cli, tiny_recipe):
     result = cli("run", str(tiny_recipe()), "seed=5", "--dry-run")
     assert result.returncode == 0, result.stderr
