@@ -60,7 +60,9 @@ def load_audio(path: Path, sample_rate: int) -> torch.Tensor:
 
 
 class SpeechDataset:
-    """Random vocoder segments of a speech folder (see the module docstring)."""
+    """An LJSpeech-layout folder or any folder of wav/flac: random segments with their log-mel.
+
+    See the module docstring for how files are read and segments cut."""
 
     def __init__(
         self,
@@ -160,39 +162,6 @@ class SpeechDataset:
             audio = audio[: audio.numel() // self.hop * self.hop]
             items.append((name, audio.unsqueeze(0)))
         return items
-
-
-def speech_folder(
-    root: str = "data/speech",
-    sample_rate: int = 22050,
-    segment: int = 8192,
-    n_fft: int = 1024,
-    hop: int = 256,
-    win: int = 1024,
-    n_mels: int = 80,
-    fmin: float = 0.0,
-    fmax: float | None = None,
-    held_out: int = 8,
-    random_gain: bool = True,
-    bad_files: str = "error",
-    max_files: int | None = None,
-) -> SpeechDataset:
-    """An LJSpeech-layout folder or any folder of wav/flac: random segments with their log-mel."""
-    return SpeechDataset(
-        root,
-        sample_rate,
-        segment,
-        n_fft,
-        hop,
-        win,
-        n_mels,
-        fmin,
-        fmax,
-        held_out,
-        random_gain,
-        bad_files,
-        max_files,
-    )
 
 
 def espeak_corpus(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import genmm
 from genmm_audio import metrics
-from genmm_audio.data import espeak_corpus, speech_folder
+from genmm_audio.data import SpeechDataset, espeak_corpus
 from genmm_audio.discriminator import MultiScaleDiscriminator
 from genmm_audio.generator import MelGANGenerator
 from genmm_audio.losses import MelL1Loss, MultiResolutionSTFTLoss
@@ -16,7 +16,7 @@ MELGAN = "Kumar et al. 2019, MelGAN (NeurIPS)"
 
 @genmm.hookimpl
 def genmm_register_datasets(register):
-    register("audio.speech", speech_folder, about="LJSpeech-layout folder or folder of wav/flac")
+    register("audio.speech", SpeechDataset, about="LJSpeech-layout folder or folder of wav/flac")
     register("audio.espeak_corpus", espeak_corpus, about="built-in corpus rendered by espeak-ng")
 
 

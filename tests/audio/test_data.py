@@ -10,7 +10,7 @@ import soundfile
 import torch
 
 from genmm.errors import DataError
-from genmm_audio.data import load_audio, speech_folder
+from genmm_audio.data import SpeechDataset, load_audio
 
 
 def write(path, data, rate=22050):
@@ -20,7 +20,7 @@ def write(path, data, rate=22050):
 
 
 def test_batches_conditions_and_held_out_split(tone_folder):
-    dataset = speech_folder(str(tone_folder(count=6)), segment=2048, held_out=2)
+    dataset = SpeechDataset(str(tone_folder(count=6)), segment=2048, held_out=2)
     assert len(dataset) == 4 and dataset.held_out_ids == ["t4", "t5"]
     batch = dataset.get_batch([0, 1, 2])
     assert batch["real"].shape == (3, 1, 2048)
@@ -38,7 +38,7 @@ def test_other_sample_rate_is_resampled(tmp_path, chirp):
     for index in range(3):
         write(folder / f"a{index}.wav", chirp(1.0, 22050))
     write(folder / "b16k.flac", chirp(1.0, 16000), rate=16000)
-    dataset = speech_folder(str(folder), segment=2048, held_out=1, random_gain=False)
+    dataset = SpeechDataset(str(folder), segment=2048, held_out=1, random_gain=False)
     resampled = dataset.audio[dataset.ids.index("b16k")]
     assert resampled.numel() == 22050  # 16,000 samples at 16 kHz -> 1 s at 22,050 Hz
     # the same chirp rendered at 22,050 Hz directly: the resampled one matches it closely
@@ -78,14 +78,14 @@ def test_bad_file_is_named_in_the_error(bad_folder, name, message):
     for other in {"garbage.wav", "empty.wav", "short.wav"} - {name}:
         (bad_folder / other).unlink()
     with pytest.raises(DataError) as error:
-        speech_folder(str(bad_folder), segment=2048, held_out=1)
+        SpeechDataset(str(bad_folder), segment=2048, held_out=1)
     assert str(bad_folder / name) in str(error.value)
     assert message in str(error.value) and "bad_files=skip" in str(error.value)
 
 
 def test_bad_files_are_skipped_with_a_count(bad_folder, caplog):
     with caplog.at_level(logging.WARNING):
-        dataset = speech_folder(str(bad_folder), segment=2048, held_out=1, bad_files="skip")
+        dataset = SpeechDataset(str(bad_folder), segment=2048, held_out=1, bad_files="skip")
     assert sorted(p.rsplit("/", 1)[-1] for p in dataset.skipped) == [
         "empty.wav",
         "garbage.wav",
@@ -98,10 +98,10 @@ def test_bad_files_are_skipped_with_a_count(bad_folder, caplog):
 def test_empty_and_missing_folders_are_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no wav/flac files") as error:
-        speech_folder(str(tmp_path / "empty"))
+        SpeechDataset(str(tmp_path / "empty"))
     assert str(tmp_path / "empty") in str(error.value)
     with pytest.raises(DataError, match="does not exist"):
-        speech_folder(str(tmp_path / "nowhere"))
+        SpeechDataset(str(tmp_path / "nowhere"))
 
 
 def test_ljspeech_metadata_naming_a_missing_wav(tmp_path, chirp):
@@ -109,15 +109,15 @@ def test_ljspeech_metadata_naming_a_missing_wav(tmp_path, chirp):
     write(root / "wavs" / "LJ001.wav", chirp(1.0, 22050))
     (root / "metadata.csv").write_text("LJ001|Hi.|hi.\nLJ002|Gone.|gone.\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"metadata.csv:2: names 'LJ002'"):
-        speech_folder(str(root))
+        SpeechDataset(str(root))
 
 
 def test_too_few_files_for_the_held_out_split(tone_folder):
     with pytest.raises(DataError, match="need more than held_out=8"):
-        speech_folder(str(tone_folder(count=3)), segment=2048)
+        SpeechDataset(str(tone_folder(count=3)), segment=2048)
 
 
 def test_espeak_corpus_reads_texts(espeak_folder):
-    dataset = speech_folder(str(espeak_folder), held_out=2)
+    dataset = SpeechDataset(str(espeak_folder), held_out=2)
     assert len(dataset) == 10 and all(dataset.texts)
     assert dataset.get_batch([0, 1])["real"].shape == (2, 1, 8192)

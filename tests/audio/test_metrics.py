@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from genmm_audio.data import speech_folder
+from genmm_audio.data import SpeechDataset
 from genmm_audio.frontend import MelFrontend
 from genmm_audio.losses import mrstft_distance
 from genmm_audio.metrics import VocoderQuality, average, score
@@ -68,7 +68,7 @@ class Replay(nn.Module):
 
 
 def test_quality_reports_model_beside_griffin_lim(tone_folder):
-    dataset = speech_folder(str(tone_folder(count=4)), segment=2048, held_out=2)
+    dataset = SpeechDataset(str(tone_folder(count=4)), segment=2048, held_out=2)
     recordings = [audio for _, audio in dataset.held_out_audio(2, 0.5)]
     run = SimpleNamespace(
         dataset=dataset, device="cpu", sampling_model=lambda role="generator": Replay(recordings)

@@ -11,7 +11,7 @@ from genmm.losses import Context, FeatureMatchingLoss, HingeLoss, discriminate
 from genmm.plugins import PluginManager
 from genmm.trainer.loop import Trainer
 from genmm.trainer.run import Run
-from genmm_audio.data import speech_folder
+from genmm_audio.data import SpeechDataset
 from genmm_audio.discriminator import MultiScaleDiscriminator
 from genmm_audio.generator import MelGANGenerator
 
@@ -56,7 +56,7 @@ def test_generator_steps_lower_feature_matching_loss(tone_folder):
     """MelGAN's generator objective (hinge + 10 x feature matching, eq. 4) against a fixed
     discriminator: a few Adam steps bring the fake features towards the real ones."""
     torch.manual_seed(0)
-    dataset = speech_folder(str(tone_folder(count=3)), segment=2048, held_out=1)
+    dataset = SpeechDataset(str(tone_folder(count=3)), segment=2048, held_out=1)
     batch = dataset.get_batch([0, 1])
     generator, discriminator = MelGANGenerator(ngf=8), MultiScaleDiscriminator(ndf=4)
     discriminator.requires_grad_(False)
