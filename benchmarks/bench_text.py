@@ -26,7 +26,9 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "plugins"))
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+from tests.text.test_training import CI_SCALE  # noqa: E402
 
 SCALES = {
     # the recipe's defaults: the paper's task, widths and adversarial settings, CPU-sized
@@ -41,30 +43,8 @@ SCALES = {
         "phases.adversarial.d_epochs=3",
         "phases.adversarial.negatives=10000",
     ],
-    # the CI-scale experiment of tests/text/test_training.py, through the recipe
-    "ci": [
-        "data.vocab_size=100",
-        "data.length=10",
-        "data.size=2000",
-        "data.held_out_size=200",
-        "models.generator.vocab_size=100",
-        "models.generator.max_length=10",
-        "models.discriminator.vocab_size=100",
-        "models.discriminator.max_length=10",
-        "models.discriminator.num_filters=[25, 50, 50, 50, 50, 25, 25, 25, 25, 25]",
-        "models.discriminator.filter_sizes=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
-        "phases.mle.epochs=20",
-        "phases.d_pretrain.epochs=null",
-        "phases.d_pretrain.max_steps=200",
-        "phases.d_pretrain.negatives=512",
-        "phases.d_pretrain.optimizer={lr: 0.001}",
-        "phases.adversarial.max_steps=60",
-        "phases.adversarial.rollouts=8",
-        "phases.adversarial.d_epochs=2",
-        "phases.adversarial.negatives=512",
-        "phases.adversarial.d_optimizer={lr: 0.001}",
-        "phases.adversarial.g_optimizer={lr: 0.002}",
-    ],
+    # the CI-scale experiment of tests/text/test_training.py (its one copy), through the recipe
+    "ci": CI_SCALE,
 }
 
 

@@ -24,6 +24,7 @@ from genmm.trainer.loop import Trainer
 from genmm.trainer.run import Run
 from tests.conftest import RECIPES
 
+# The scale (module doc); `benchmarks/bench_text.py quality --scale ci` imports this one copy
 CI_SCALE = [
     "data.vocab_size=100",
     "data.length=10",
@@ -47,6 +48,8 @@ CI_SCALE = [
     "phases.adversarial.negatives=512",
     "phases.adversarial.d_optimizer={lr: 0.001}",
     "phases.adversarial.g_optimizer={lr: 0.002}",
+]
+QUIET = [  # the test measures for itself: no periodic metrics, samples, checkpoints or logs
     "eval.every=0",
     "samples.every=0",
     "checkpoint.every=0",
@@ -67,7 +70,7 @@ def oracle_experiment(seed: int, out: Path) -> tuple[float, float]:
     """(oracle NLL after MLE, after the adversarial rounds) for one seed."""
     path = RECIPES / "seqgan_oracle.yaml"
     manager = get_manager()
-    resolved = recipes.resolve(path, [*CI_SCALE, f"seed={seed}", f"out={out}"])
+    resolved = recipes.resolve(path, [*CI_SCALE, *QUIET, f"seed={seed}", f"out={out}"])
     recipes.validate(resolved, manager.registry, str(path))
     run = Run(resolved, manager, recipe_file=str(path), out=out)
     after_mle: list[float] = []
