@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import pytest
+
 from tests.conftest import RECIPES
 from tests.text.conftest import CLI_ENV
 
@@ -95,21 +97,20 @@ def test_news_recipe_trains_and_generates_text(tmp_path, cli):
     assert bad.returncode != 0 and "temperature" in bad.stderr
 
 
-def test_bad_corpus_file_is_named_by_the_cli(tmp_path, cli):
-    latin = tmp_path / "latin1.txt"
-    latin.write_bytes("Caf\xe9 au lait.\n".encode("latin-1"))
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.txt", "Caf\xe9 au lait.\n".encode("latin-1"), "latin1.txt: not UTF-8"),
+        ("empty.txt", b"\n\n", "empty.txt: the file is empty"),
+    ],
+)
+def test_bad_corpus_file_is_named_by_the_cli(tmp_path, cli, name, content, message):
+    corpus = tmp_path / name
+    corpus.write_bytes(content)
     result = cli(
-        "run", str(RECIPES / "news.yaml"), "data.name=text.corpus", f"data.path={latin}",
+        "run", str(RECIPES / "news.yaml"), "data.name=text.corpus", f"data.path={corpus}",
         "--out", str(tmp_path / "run"), "--max-steps", "1", env=CLI_ENV,
     )  # fmt: skip
     assert result.returncode != 0
-    assert "latin1.txt: not UTF-8" in result.stderr
-    empty = tmp_path / "empty.txt"
-    empty.write_text("\n\n", encoding="utf-8")
-    result = cli(
-        "run", str(RECIPES / "news.yaml"), "data.name=text.corpus", f"data.path={empty}",
-        "--out", str(tmp_path / "run"), "--max-steps", "1", env=CLI_ENV,
-    )  # fmt: skip
-    assert result.returncode != 0
-    assert "empty.txt: the file is empty" in result.stderr
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
