@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-MAIN_RECIPE := $(if $(wildcard recipes/speech.yaml),recipes/speech.yaml,recipes/toy_ring.yaml)
+MAIN_RECIPE := recipes/speech.yaml
 
 .PHONY: setup run test bench bench-quality lint clean
 
@@ -16,8 +16,6 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	@$(if $(wildcard recipes/speech.yaml),,echo "recipes/speech.yaml is not here yet (audio plugin): running the toy recipe instead")
-	@echo "genmm run $(MAIN_RECIPE)"
 	$(BIN)/genmm run $(MAIN_RECIPE) $(ARGS)
 
 test: setup
