@@ -194,13 +194,4 @@ def frontend_from_data(spec: dict[str, Any]) -> MelFrontend:
     """The mel front end a recipe's ``data`` section describes (used when there is no dataset,
     as in ``genmm generate``)."""
     keys = ("sample_rate", "n_fft", "hop", "win", "n_mels", "fmin", "fmax")
-    defaults = {
-        "sample_rate": 22050,
-        "n_fft": 1024,
-        "hop": 256,
-        "win": 1024,
-        "n_mels": 80,
-        "fmin": 0.0,
-        "fmax": None,
-    }
-    return MelFrontend(**{k: spec.get(k, defaults[k]) for k in keys})
+    return MelFrontend(**{k: spec[k] for k in keys if k in spec})  # the rest: its own defaults
