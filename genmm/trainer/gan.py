@@ -48,6 +48,12 @@ def unpack(batch: Any) -> tuple[Tensor, Any]:
     return batch, None
 
 
+def fetch_batch(run: Run) -> tuple[Tensor, Any]:
+    """The run's next batch as ``(real, condition)``, both moved to the run's device."""
+    real, condition = unpack(run.next_batch())
+    return run.to_device(real), run.to_device(condition)
+
+
 class GANTrainer(Phase):
     """Alternating D/G updates with any adversarial loss, regularisers and extra G terms."""
 
@@ -147,9 +153,7 @@ class GANTrainer(Phase):
             d_optimizer.zero_grad(set_to_none=True)
             self.d_steps += 1
             for _ in range(self.accumulate):
-                real, condition = unpack(run.next_batch())
-                real = run.to_device(real)
-                condition = run.to_device(condition)
+                real, condition = fetch_batch(run)
                 latent = sample_latent(self.G, real.shape[0], run.device)
                 with run.autocast():
                     with torch.set_grad_enabled(last):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from genmm.errors import RecipeError
-from genmm.trainer.gan import GANTrainer, sample_latent, unpack
+from genmm.trainer.gan import GANTrainer, fetch_batch, sample_latent
 from genmm_image.infogan.losses import MutualInformationLoss
 
 if TYPE_CHECKING:
@@ -73,8 +73,7 @@ class InfoGANTrainer(GANTrainer):
         G, D = self.G, self.D
         d_optimizer = self.optimizers[self.discriminator_role]
         g_optimizer = self.optimizers[self.generator_role]
-        real, _ = unpack(run.next_batch())
-        real = run.to_device(real)
+        real, _ = fetch_batch(run)
         latent = sample_latent(G, real.shape[0], run.device)
         _, category, code = G.split(latent)
         weight = self.information.weight

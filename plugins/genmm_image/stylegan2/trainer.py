@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from genmm.losses import Context, R1Penalty
-from genmm.trainer.gan import GANTrainer, unpack
+from genmm.trainer.gan import GANTrainer, fetch_batch
 
 if TYPE_CHECKING:
     from genmm.trainer.run import Run
@@ -131,8 +131,7 @@ class StyleGAN2Trainer(GANTrainer):
         G, D = self.G, self.D
         d_optimizer = self.optimizers[self.discriminator_role]
         g_optimizer = self.optimizers[self.generator_role]
-        real, condition = unpack(run.next_batch())
-        real = run.to_device(real)
+        real, condition = fetch_batch(run)
         batch = real.shape[0]
 
         # 1. D main: logistic loss on real and (mixed-style) generated images
