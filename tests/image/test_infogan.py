@@ -4,7 +4,6 @@ recipe through the real CLI."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import torch
 
 from genmm.errors import RecipeError
 from genmm.losses import NonSaturatingLoss
-from genmm.trainer.ema import EMA
 from genmm_image.infogan.losses import MutualInformationLoss, gaussian_nll
 from genmm_image.infogan.models import InfoGANDiscriminator, InfoGANGenerator
 from genmm_image.infogan.trainer import InfoGANTrainer
@@ -120,42 +118,11 @@ def test_loss_through_the_context_uses_the_generators_codes():
     assert MutualInformationLoss()(Ctx).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-class StubRun:
-    """What the trainer touches of a genmm Run, over random images."""
-
-    def __init__(self, G, D, losses, batch: int = 16, resolution: int = 16) -> None:
-        self.models = {"generator": G, "discriminator": D}
-        self.losses, self.batch, self.resolution = losses, batch, resolution
-        self.device, self.recipe_file, self.phase_name, self.step = (
-            torch.device("cpu"),
-            None,
-            "t",
-            0,
-        )
-        self.ema: dict[str, EMA] = {}
-        self.distributed = False
-
-    def model(self, role):
-        return self.models[role]
-
-    def next_batch(self):
-        digits = torch.zeros(self.batch, 1, self.resolution, self.resolution)
-        digits[:, :, 4:12, 6:10] = 1.0  # a bar: something fixed for D to learn
-        return {"real": digits * 2 - 1 + 0.1 * torch.randn_like(digits)}
-
-    def to_device(self, value):
-        return value
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def add_ema(self, role, decay, start=0):
-        self.ema[role] = EMA(self.models[role], decay, start)
-        return self.ema[role]
-
-    def update_ema(self, role):  # a no-op without EMA, as in genmm's Run
-        if role in self.ema:
-            self.ema[role].update(self.models[role], self.step)
+def bars(batch: int = 16, resolution: int = 16) -> torch.Tensor:
+    """Noisy images of one bar: something fixed for D to learn."""
+    digits = torch.zeros(batch, 1, resolution, resolution)
+    digits[:, :, 4:12, 6:10] = 1.0
+    return digits * 2 - 1 + 0.1 * torch.randn_like(digits)
 
 
 @pytest.fixture
@@ -167,14 +134,14 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_training_steps_lower_the_mutual_information_loss(one_thread):
+def test_training_steps_lower_the_mutual_information_loss(one_thread, stub_run):
     """Q learns to read the codes back from G's images (and G to make them readable): the MI
     loss on a fixed batch of codes falls from about log 10 + 2 x 1.2 nats at initialisation."""
     torch.manual_seed(0)
     G, D = InfoGANGenerator(resolution=8), InfoGANDiscriminator(resolution=8)
     information = MutualInformationLoss()
     losses = {"adversarial": NonSaturatingLoss(), "information": information}
-    run = StubRun(G, D, losses, batch=32, resolution=8)
+    run = stub_run(G, D, losses, lambda: bars(batch=32, resolution=8))
     assert InfoGANTrainer().optimizer_specs["discriminator"]["lr"] == pytest.approx(2e-4)
     faster = {"generator": {"lr": 2e-3}, "discriminator": {"lr": 2e-3}}
     trainer = InfoGANTrainer(optimizers=faster)
@@ -206,9 +173,9 @@ def test_training_steps_lower_the_mutual_information_loss(one_thread):
     assert trainer.extra_state() == {"d_steps": 100}
 
 
-def test_trainer_without_the_information_loss_is_a_recipe_error():
+def test_trainer_without_the_information_loss_is_a_recipe_error(stub_run):
     G, D = InfoGANGenerator(resolution=16), InfoGANDiscriminator(resolution=16)
-    run = StubRun(G, D, {"adversarial": NonSaturatingLoss()})
+    run = stub_run(G, D, {"adversarial": NonSaturatingLoss()}, bars)
     with pytest.raises(RecipeError, match="losses.information"):
         InfoGANTrainer().setup(run)
     run.losses = {"information": MutualInformationLoss()}

@@ -3,7 +3,6 @@ style mixing, lazy R1 / path length schedule, EMA ramp, and the recipe through t
 
 from __future__ import annotations
 
-import contextlib
 import math
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 import torch
 
 from genmm.losses import NonSaturatingLoss, R1Penalty
-from genmm.trainer.ema import EMA
 from genmm_image.stylegan2.discriminator import StyleGAN2Discriminator, minibatch_stddev
 from genmm_image.stylegan2.generator import StyleGAN2Generator
 from genmm_image.stylegan2.layers import ModulatedConv2d, blur, upsample
@@ -119,47 +117,16 @@ def test_style_mixing_takes_the_later_layers_from_the_second_latent():
     assert matrix.shape == (16, 3, 16, 16) and torch.isfinite(matrix).all()
 
 
-class StubRun:
-    """What the trainer touches of a genmm Run, over random images."""
-
-    def __init__(self, G, D, losses, batch: int = 8, resolution: int = 16) -> None:
-        self.models = {"generator": G, "discriminator": D}
-        self.losses, self.batch, self.resolution = losses, batch, resolution
-        self.device, self.recipe_file, self.phase_name, self.step = (
-            torch.device("cpu"),
-            None,
-            "t",
-            0,
-        )
-        self.ema: dict[str, EMA] = {}
-        self.distributed = False
-
-    def model(self, role):
-        return self.models[role]
-
-    def next_batch(self):
-        return {"real": torch.rand(self.batch, 3, self.resolution, self.resolution) * 2 - 1}
-
-    def to_device(self, value):
-        return value
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def add_ema(self, role, decay, start=0):
-        self.ema[role] = EMA(self.models[role], decay, start)
-        return self.ema[role]
-
-    def update_ema(self, role):
-        self.ema[role].update(self.models[role], self.step)
+def random_images(batch: int = 8, resolution: int = 16) -> torch.Tensor:
+    return torch.rand(batch, 3, resolution, resolution) * 2 - 1
 
 
-def test_lazy_r1_and_path_length_schedule_and_adjusted_optimisers():
+def test_lazy_r1_and_path_length_schedule_and_adjusted_optimisers(stub_run):
     torch.manual_seed(0)
     G = StyleGAN2Generator(resolution=16, channels=3, **TINY)
     D = StyleGAN2Discriminator(resolution=16, channels=3, channel_base=128, channel_max=16)
     losses = {"adversarial": NonSaturatingLoss(), "r1": R1Penalty(gamma=1.0, every=3)}
-    run = StubRun(G, D, losses)
+    run = stub_run(G, D, losses, random_images)
     trainer = StyleGAN2Trainer(pl_every=2, ema_kimg=0.01, ema_rampup=0.5)
     trainer.setup(run)
     d_group = trainer.optimizers["discriminator"].param_groups[0]
@@ -185,12 +152,12 @@ def test_lazy_r1_and_path_length_schedule_and_adjusted_optimisers():
     assert (fresh.d_steps, fresh.g_steps, fresh.images_seen) == (7, 7, 56)
 
 
-def test_missing_adversarial_loss_is_a_recipe_error_naming_the_trainer():
+def test_missing_adversarial_loss_is_a_recipe_error_naming_the_trainer(stub_run):
     from genmm.errors import RecipeError
 
     G = StyleGAN2Generator(resolution=16, channels=3, **TINY)
     D = StyleGAN2Discriminator(resolution=16, channels=3, channel_base=128, channel_max=16)
-    run = StubRun(G, D, {"r1": R1Penalty()})
+    run = stub_run(G, D, {"r1": R1Penalty()}, random_images)
     with pytest.raises(RecipeError, match="image.stylegan2 needs an adversarial loss"):
         StyleGAN2Trainer().setup(run)
 
@@ -237,11 +204,11 @@ def test_recipe_smoke_through_the_cli(tmp_path, cli):
     assert result.returncode != 0 and "crossover" in (result.stderr + result.stdout)
 
 
-def test_generator_ema_follows_the_generator_with_the_ramped_half_life():
+def test_generator_ema_follows_the_generator_with_the_ramped_half_life(stub_run):
     torch.manual_seed(0)
     G = StyleGAN2Generator(resolution=16, channels=3, **TINY)
     D = StyleGAN2Discriminator(resolution=16, channels=3, channel_base=128, channel_max=16)
-    run = StubRun(G, D, {"adversarial": NonSaturatingLoss()})
+    run = stub_run(G, D, {"adversarial": NonSaturatingLoss()}, random_images)
     trainer = StyleGAN2Trainer(pl_weight=0.0, ema_kimg=0.016, ema_rampup=None)
     trainer.setup(run)
     before = {k: v.clone() for k, v in run.ema["generator"].shadow.state_dict().items()}
