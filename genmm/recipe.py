@@ -272,7 +272,14 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
                     key=f"{key}.{loop_key}",
                 )
         arguments = {k: v for k, v in phase.items() if k not in PHASE_LOOP_KEYS}
-        check_call(component.factory, component.signature, arguments, file=file, key=key)
+        check_call(
+            component.factory,
+            component.signature,
+            arguments,
+            file=file,
+            key=key,
+            label=phase["trainer"],
+        )
     for index, metric in enumerate(recipe["eval"].get("metrics", [])):
         spec = {"name": metric} if isinstance(metric, str) else metric
         _check_component(registry, "metrics", spec, file, f"eval.metrics[{index}]")

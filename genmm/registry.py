@@ -86,7 +86,9 @@ class Registry:
     ) -> Component:
         """Check recipe arguments against the factory signature, building nothing."""
         component = self.get(kind, name, file=file, key=f"{key}.name" if key else "name")
-        check_call(component.factory, component.signature, arguments, file=file, key=key)
+        check_call(
+            component.factory, component.signature, arguments, file=file, key=key, label=name
+        )
         return component
 
     def build(
@@ -127,8 +129,11 @@ def check_call(
     file: str | None,
     key: str,
     skip: frozenset[str] = frozenset(),
+    label: str | None = None,
 ) -> None:
-    """Unknown keys, missing required arguments and wrong scalar types raise RecipeError."""
+    """Unknown keys, missing required arguments and wrong scalar types raise RecipeError; the
+    message calls the component ``label`` (its registered name) or the factory's own name."""
+    label = label or _name(factory)
     parameters = signature.parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     valid = [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
@@ -136,7 +141,7 @@ def check_call(
     for argument, value in arguments.items():
         if argument not in parameters and not takes_any:
             raise RecipeError(
-                f"unknown key '{argument}' for '{_name(factory)}'{closest(argument, valid)}",
+                f"unknown key '{argument}' for '{label}'{closest(argument, valid)}",
                 file=file,
                 key=prefix + argument,
             )
@@ -149,7 +154,7 @@ def check_call(
             continue
         if parameter.default is parameter.empty and name not in arguments:
             raise RecipeError(
-                f"missing required argument '{name}' for '{_name(factory)}'",
+                f"missing required argument '{name}' for '{label}'",
                 file=file,
                 key=prefix + name,
             )
