@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from genmm.errors import RecipeError
 from genmm.losses import Context
-from genmm.trainer.gan import generate, sample_latent, unpack
+from genmm.trainer.gan import fetch_batch, generate, sample_latent
 from genmm.trainer.phase import Phase
 
 if TYPE_CHECKING:
@@ -56,8 +56,7 @@ class GeneratorPretraining(Phase):
 
     def train_step(self, run: Run) -> dict[str, Any]:
         optimizer = self.optimizers[self.generator_role]
-        real, condition = unpack(run.next_batch())
-        real, condition = run.to_device(real), run.to_device(condition)
+        real, condition = fetch_batch(run)
         optimizer.zero_grad(set_to_none=True)
         with run.autocast():
             latent = sample_latent(self.G, real.shape[0], run.device)
