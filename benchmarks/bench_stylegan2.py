@@ -11,49 +11,16 @@ and the amortised step under the lazy schedule (R1 every 16, path length every 4
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
 
 import torch
 
 from genmm.losses import NonSaturatingLoss, R1Penalty
-from genmm.trainer.ema import EMA
+from genmm.testing import MiniRun
 from genmm_image.stylegan2.discriminator import StyleGAN2Discriminator
 from genmm_image.stylegan2.generator import StyleGAN2Generator
 from genmm_image.stylegan2.trainer import StyleGAN2Trainer
-
-
-class BenchRun:
-    """The few parts of a genmm Run the trainer touches, without data or a run folder."""
-
-    def __init__(self, G, D, losses, batch: int) -> None:
-        self.models = {"generator": G, "discriminator": D}
-        self.losses = losses
-        self.device = torch.device("cpu")
-        self.recipe_file, self.phase_name, self.step = None, "bench", 0
-        self.ema: dict[str, EMA] = {}
-        self.distributed = False
-        self.batch = batch
-
-    def model(self, role):
-        return self.models[role]
-
-    def next_batch(self):
-        return {"real": torch.rand(self.batch, 3, 32, 32) * 2 - 1}
-
-    def to_device(self, value):
-        return value
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def add_ema(self, role, decay, start=0):
-        self.ema[role] = EMA(self.models[role], decay, start)
-        return self.ema[role]
-
-    def update_ema(self, role):
-        self.ema[role].update(self.models[role], self.step)
 
 
 def timed_step(trainer, run, d_steps: int, g_steps: int) -> float:
@@ -72,7 +39,12 @@ def main() -> None:
     G = StyleGAN2Generator(resolution=32, channels=3, mapping_layers=2)
     D = StyleGAN2Discriminator(resolution=32, channels=3)
     losses = {"adversarial": NonSaturatingLoss(), "r1": R1Penalty(gamma=0.01, every=16)}
-    run = BenchRun(G, D, losses, args.batch)
+    run = MiniRun(
+        {"generator": G, "discriminator": D},
+        losses,
+        lambda: {"real": torch.rand(args.batch, 3, 32, 32) * 2 - 1},
+        phase_name="bench",
+    )
     trainer = StyleGAN2Trainer(pl_weight=2.0, style_mixing=0.9)
     trainer.setup(run)
     common = {"resolution": 32, "batch": args.batch, "threads": torch.get_num_threads()}
