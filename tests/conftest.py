@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny recipes in tmp_path and a CLI runner in a subprocess."""
+"""Shared fixtures: one thread, tiny recipes in tmp_path and a CLI runner in a subprocess."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "recipes"
@@ -33,6 +34,17 @@ writer: {{name: toy.scatter, size: 64}}
 checkpoint: {{every: {every}, keep: 5}}
 trainer: {{progress: false, log_every: 1}}
 """
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tensor work in the test process runs on one thread: the networks here are tiny, and on a
+    busy 2-core machine two OpenMP threads waiting on each other make small ops many times
+    slower. (CLI runs in subprocesses choose their own.)"""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

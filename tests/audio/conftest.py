@@ -8,17 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensor work on one thread: on a busy 2-core machine two OpenMP threads waiting on
-    each other make small convolutions many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tone(seconds: float, rate: int, frequency: float = 220.0) -> np.ndarray:
