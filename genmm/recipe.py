@@ -29,7 +29,7 @@ TOP_LEVEL: dict[str, str] = {
     "samples": "{every, n}: sample dumps through the writer",
     "writer": "{name, ...}: writes samples and `genmm generate` output",
     "checkpoint": "{every, keep}",
-    "trainer": "{device, precision, on_nan, log_every, progress}",
+    "trainer": "{device, precision, threads, on_nan, log_every, progress}",
     "versions": "written by genmm: versions of genmm and plugins (ignored on load)",
 }
 
@@ -41,6 +41,7 @@ SECTION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "trainer": {
         "device": str,
         "precision": str,
+        "threads": int,
         "on_nan": str,
         "log_every": int,
         "progress": bool,
@@ -60,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "trainer": {
         "device": "auto",
         "precision": "auto",
+        "threads": 0,
         "on_nan": "stop",
         "log_every": 10,
         "progress": True,
@@ -224,6 +226,12 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
                 names = wanted.__name__ if isinstance(wanted, type) else "number"
                 raise RecipeError(
                     f"expected {names}, got {item!r}", file=file, key=f"{section}.{sub}"
+                )
+            if wanted is int and item < 0:  # counts, intervals and thread numbers
+                raise RecipeError(
+                    f"expected a non-negative integer, got {item!r}",
+                    file=file,
+                    key=f"{section}.{sub}",
                 )
             choices = CHOICES.get((section, sub))
             if choices and item not in choices:

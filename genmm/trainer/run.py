@@ -68,6 +68,8 @@ class Run:
             self.device = distributed.local_device()
         else:
             self.device = pick_device(settings["device"])
+        if settings.get("threads"):  # 0: torch's default (one per core)
+            torch.set_num_threads(settings["threads"])
         precision = settings["precision"]
         self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
         self.step = 0

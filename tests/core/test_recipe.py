@@ -85,6 +85,10 @@ def test_overrides_are_yaml_and_reach_phases_by_name(tiny_recipe, manager):
         ),
         (("max_steps: 10", "max_steps: -3"), ["phases.gan.max_steps", "non-negative integer"]),
         (
+            ("trainer: {progress: false", "trainer: {threads: -1, progress: false"),
+            ["trainer.threads", "non-negative integer", "-1"],
+        ),
+        (
             ("trainer: {progress: false", "trainer: {progres: false"),
             ["trainer.progres", "did you mean 'progress'"],
         ),

@@ -271,3 +271,10 @@ def test_core_gan_steps_on_a_mini_run_and_learns_a_shifted_gaussian():
     with torch.no_grad():
         fake = run.models["generator"](torch.randn(4096, 1))
     assert abs(float(fake.mean()) - 3.0) < 0.3  # from about 0 at the start
+
+
+def test_trainer_threads_sets_torchs_thread_count(tiny_recipe, tmp_path):
+    build(tiny_recipe, tmp_path, ["trainer.threads=2"])
+    assert torch.get_num_threads() == 2  # the autouse fixture restores its own count after
+    build(tiny_recipe, tmp_path / "again", ["trainer.threads=1"])
+    assert torch.get_num_threads() == 1
