@@ -75,12 +75,21 @@ class CNNDiscriminator(nn.Module):
         self.highway = Highway(features)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(features, 2)
-        with torch.no_grad():  # the authors' initialisation: truncated normal, 0.1
-            for parameter in self.parameters():
-                if parameter.dim() > 1:
-                    nn.init.trunc_normal_(parameter, std=0.1, a=-0.2, b=0.2)
-                else:
-                    parameter.fill_(0.1)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """The authors' initialisation (their ``discriminator.py``): embedding U(-1, 1);
+        convolution and output weights truncated N(0, 0.1^2), their biases 0.1; the highway's
+        weights and biases Glorot-uniform (TensorFlow's default for ``get_variable``)."""
+        nn.init.uniform_(self.embedding.weight, -1.0, 1.0)
+        for layer in [*self.convs, self.output]:
+            nn.init.trunc_normal_(layer.weight, std=0.1, a=-0.2, b=0.2)
+            layer.bias.fill_(0.1)
+        for layer in (self.highway.transform, self.highway.gate):
+            nn.init.xavier_uniform_(layer.weight)
+            bound = (3.0 / layer.bias.numel()) ** 0.5  # Glorot on a vector: fan in = fan out
+            nn.init.uniform_(layer.bias, -bound, bound)
 
     def pad(self, tokens: Tensor) -> Tensor:
         """Shorter sequences are right-padded with token 0 up to ``max_length``."""

@@ -229,13 +229,16 @@ class SeqGANPhase(DiscriminatorTraining, Phase):
         optimizer = self.optimizers[self.generator_role]
         with run.autocast():
             log_probs = self.G.log_probs(tokens)  # (B, T)
-            loss = -(log_probs * rewards).mean()
+            # eq. 8 summed over the batch's tokens as in the authors' code (not averaged): with
+            # the clip at 5 every update then has the same gradient norm, however small the
+            # rewards become as D improves
+            loss = -(log_probs * rewards).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.G.parameters(), self.clip_grad_norm)
         optimizer.step()
-        return {"g_loss": loss.detach(), "reward": rewards.mean()}
+        return {"g_loss": loss.detach() / tokens.numel(), "reward": rewards.mean()}
 
     @torch.no_grad()
     def update_rollout(self) -> None:

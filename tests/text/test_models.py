@@ -32,6 +32,23 @@ def test_discriminator_parameters_at_paper_widths():
     assert model.dropout.p == 0.25 and model.l2 == 0.2
 
 
+
+def test_discriminator_initialisation_is_the_authors():
+    torch.manual_seed(0)
+    model = CNNDiscriminator()
+    embedding = model.embedding.weight
+    # U(-1, 1): bounded by 1, standard deviation 1/sqrt(3)
+    assert float(embedding.abs().max()) <= 1.0
+    assert abs(float(embedding.std()) - 3**-0.5) < 0.01
+    for layer in [*model.convs, model.output]:  # truncated N(0, 0.1^2) at two deviations
+        assert float(layer.weight.abs().max()) <= 0.2
+        assert abs(float(layer.weight.std()) - 0.088) < 0.005  # 0.1 x 0.8796 once truncated
+        assert bool((layer.bias == 0.1).all())
+    bound = (6 / (1720 + 1720)) ** 0.5  # Glorot-uniform on 1720 -> 1720
+    for layer in (model.highway.transform, model.highway.gate):
+        assert bound * 0.99 < float(layer.weight.abs().max()) <= bound
+        assert float(layer.bias.abs().max()) <= bound
+
 def test_generator_parameters_at_paper_widths():
     model = LSTMGenerator()  # vocabulary 5000, embedding 32, hidden 32
     lstm = 4 * 32 * (32 + 32) + 2 * 4 * 32

@@ -5,11 +5,13 @@ Scale: vocabulary 100, length 10, 2,000 oracle sequences, the paper's LSTM 32/32
 a quarter-width CNN discriminator; 20 MLE epochs, 200 D pre-training steps, 60 adversarial
 rounds of 8 rollouts with 16 D steps each. The paper trains D for thousands of steps per round;
 with a few hundred, D's learning rate is raised to 1e-3 and G's policy-gradient rate lowered to
-2e-3 (at the paper's 1e-2 a barely trained D gives near-constant rewards, whose zero-mean
-gradient only makes G drift: the oracle NLL rose by 0.04-0.37 on seeds 0-4).
+1e-3. The policy-gradient loss is summed and clipped at norm 5 as in the authors' code, so every
+G update has the full step; at the paper's rate 1e-2 the oracle NLL rose on seeds 0 and 2 (by
+0.024 and 0.171 nats): a barely trained D gives near-constant rewards, whose zero-mean gradient
+makes G drift.
 
-Measured oracle NLL (after MLE -> after SeqGAN, 2,000 samples): seed 0 4.011 -> 3.957 (-0.053),
-seed 1 3.934 -> 3.788 (-0.146), seed 2 3.925 -> 3.887 (-0.038). The test runs seed 0 and asserts
+Measured oracle NLL (after MLE -> after SeqGAN, 2,000 samples): seed 0 4.011 -> 3.988 (-0.022),
+seed 1 3.934 -> 3.801 (-0.133), seed 2 3.925 -> 3.904 (-0.021). The test runs seed 0 and asserts
 a drop of at least MARGIN, half the smallest drop seen.
 """
 
@@ -47,7 +49,7 @@ CI_SCALE = [
     "phases.adversarial.d_epochs=2",
     "phases.adversarial.negatives=512",
     "phases.adversarial.d_optimizer={lr: 0.001}",
-    "phases.adversarial.g_optimizer={lr: 0.002}",
+    "phases.adversarial.g_optimizer={lr: 0.001}",
 ]
 QUIET = [  # the test measures for itself: no periodic metrics, samples, checkpoints or logs
     "eval.every=0",
@@ -57,7 +59,7 @@ QUIET = [  # the test measures for itself: no periodic metrics, samples, checkpo
     "trainer.log_every=0",
 ]
 EVAL_SAMPLES = 2000
-MARGIN = 0.02  # nats; the smallest drop measured on seeds 0-2 was 0.038
+MARGIN = 0.01  # nats; the smallest drop measured on seeds 0-2 was 0.021
 
 
 def oracle_nll(run: Run) -> float:

@@ -1,0 +1,68 @@
+"""The policy-gradient update of ``text.seqgan_adversarial`` (eq. 8 of Yu et al. 2017, as the
+authors' code): the loss is -sum Q log G over the batch's tokens, and its gradient is clipped
+at norm 5, so every update takes the same step however small the rewards."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+from genmm.testing import MiniRun
+from genmm_text.discriminator import CNNDiscriminator
+from genmm_text.generator import LSTMGenerator
+from genmm_text.trainer import SeqGANPhase
+
+VOCAB, LENGTH, BATCH = 20, 6, 64
+
+
+def make_phase(clip: float | None) -> tuple[SeqGANPhase, LSTMGenerator]:
+    torch.manual_seed(0)
+    generator = LSTMGenerator(vocab_size=VOCAB, max_length=LENGTH, embedding_dim=8, hidden_dim=8)
+    discriminator = CNNDiscriminator(
+        vocab_size=VOCAB, max_length=LENGTH, filter_sizes=[1, 2], num_filters=[4, 4]
+    )
+    run = MiniRun(
+        {"generator": generator, "discriminator": discriminator},
+        {},
+        lambda: {"real": torch.randint(1, VOCAB, (BATCH, LENGTH))},
+    )
+    run.stream = SimpleNamespace(batch_size=BATCH)
+    phase = SeqGANPhase(
+        rollouts=2, d_steps=0, clip_grad_norm=clip, g_optimizer={"name": "sgd", "lr": 1.0}
+    )
+    phase.setup(run)
+    phase.run = run
+    return phase, generator
+
+
+def update(phase: SeqGANPhase, generator: LSTMGenerator, rewards: torch.Tensor) -> torch.Tensor:
+    """The parameter change of one G step with the given (B, T) rewards (SGD, rate 1)."""
+    phase.rewards = lambda tokens: rewards  # type: ignore[method-assign]
+    before = torch.cat([p.detach().flatten().clone() for p in generator.parameters()])
+    torch.manual_seed(1)
+    phase.generator_step(phase.run)
+    return torch.cat([p.detach().flatten() for p in generator.parameters()]) - before
+
+
+def test_loss_is_summed_over_tokens():
+    rewards = torch.rand(BATCH, LENGTH)
+    phase, generator = make_phase(clip=None)
+    step = update(phase, generator, rewards)
+    # the same tokens (same seed) and the gradient of -sum Q log G, by hand
+    _, reference = make_phase(clip=None)
+    torch.manual_seed(1)
+    tokens = reference.sample(BATCH)
+    (-(reference.log_probs(tokens) * rewards).sum()).backward()
+    gradient = torch.cat([p.grad.flatten() for p in reference.parameters() if p.grad is not None])
+    assert torch.allclose(step[step != 0], -gradient[gradient != 0], atol=1e-5)
+    assert float(step.norm()) > 5.0  # summed, the unclipped step is long
+
+
+def test_clipped_step_has_norm_five_whatever_the_reward_scale():
+    rewards = torch.rand(BATCH, LENGTH)
+    for scale in (1.0, 0.5):  # D's rewards halved: the clipped step stays as long
+        phase, generator = make_phase(clip=None)
+        assert float(update(phase, generator, rewards * scale).norm()) > 5.0
+        phase, generator = make_phase(clip=5.0)
+        assert abs(float(update(phase, generator, rewards * scale).norm()) - 5.0) < 1e-3
