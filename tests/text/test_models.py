@@ -32,7 +32,6 @@ def test_discriminator_parameters_at_paper_widths():
     assert model.dropout.p == 0.25 and model.l2 == 0.2
 
 
-
 def test_discriminator_initialisation_is_the_authors():
     torch.manual_seed(0)
     model = CNNDiscriminator()
@@ -48,6 +47,7 @@ def test_discriminator_initialisation_is_the_authors():
     for layer in (model.highway.transform, model.highway.gate):
         assert bound * 0.99 < float(layer.weight.abs().max()) <= bound
         assert float(layer.bias.abs().max()) <= bound
+
 
 def test_generator_parameters_at_paper_widths():
     model = LSTMGenerator()  # vocabulary 5000, embedding 32, hidden 32
