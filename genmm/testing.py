@@ -1,6 +1,7 @@
 """A stand-in for :class:`genmm.trainer.run.Run` to step a trainer by hand, in a unit test or a
-benchmark: the models, the losses and a batch maker, on one device, without a recipe, data
-stream, checkpoints or hooks.
+benchmark: the models, the losses and a batch maker, on one device, without a recipe, data,
+checkpoints or hooks. ``run.stream.batch_size`` is the ``batch_size`` given (a trainer that
+sizes its own draws by the phase's batch reads it there, as from a real Run).
 
     run = MiniRun({"generator": G, "discriminator": D}, {"adversarial": loss}, make_batch)
     trainer.setup(run)
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -31,6 +33,7 @@ class MiniRun:
         *,
         device: str | torch.device = "cpu",
         phase_name: str = "test",
+        batch_size: int | None = None,
     ) -> None:
         self.models, self.losses, self.make_batch = models, losses, make_batch
         self.device = torch.device(device)
@@ -38,6 +41,7 @@ class MiniRun:
         self.phase_name, self.step = phase_name, 0
         self.ema: dict[str, EMA] = {}
         self.distributed = False
+        self.stream = SimpleNamespace(batch_size=batch_size) if batch_size else None
 
     def model(self, role: str) -> nn.Module:
         return self.models[role]

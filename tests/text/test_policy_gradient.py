@@ -4,8 +4,6 @@ at norm 5, so every update takes the same step however small the rewards."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import torch
 
 from genmm.testing import MiniRun
@@ -16,7 +14,7 @@ from genmm_text.trainer import SeqGANPhase
 VOCAB, LENGTH, BATCH = 20, 6, 64
 
 
-def make_phase(clip: float | None) -> tuple[SeqGANPhase, LSTMGenerator]:
+def make_phase(clip: float | None) -> tuple[SeqGANPhase, LSTMGenerator, MiniRun]:
     torch.manual_seed(0)
     generator = LSTMGenerator(vocab_size=VOCAB, max_length=LENGTH, embedding_dim=8, hidden_dim=8)
     discriminator = CNNDiscriminator(
@@ -26,43 +24,45 @@ def make_phase(clip: float | None) -> tuple[SeqGANPhase, LSTMGenerator]:
         {"generator": generator, "discriminator": discriminator},
         {},
         lambda: {"real": torch.randint(1, VOCAB, (BATCH, LENGTH))},
+        batch_size=BATCH,
     )
-    run.stream = SimpleNamespace(batch_size=BATCH)
     phase = SeqGANPhase(
         rollouts=2, d_steps=0, clip_grad_norm=clip, g_optimizer={"name": "sgd", "lr": 1.0}
     )
     phase.setup(run)
-    phase.run = run
-    return phase, generator
+    return phase, generator, run
 
 
-def update(phase: SeqGANPhase, generator: LSTMGenerator, rewards: torch.Tensor) -> torch.Tensor:
+def update(clip: float | None, rewards: torch.Tensor) -> torch.Tensor:
     """The parameter change of one G step with the given (B, T) rewards (SGD, rate 1)."""
+    phase, generator, run = make_phase(clip)
     phase.rewards = lambda tokens: rewards  # type: ignore[method-assign]
     before = torch.cat([p.detach().flatten().clone() for p in generator.parameters()])
     torch.manual_seed(1)
-    phase.generator_step(phase.run)
+    phase.generator_step(run)
     return torch.cat([p.detach().flatten() for p in generator.parameters()]) - before
 
 
 def test_loss_is_summed_over_tokens():
     rewards = torch.rand(BATCH, LENGTH)
-    phase, generator = make_phase(clip=None)
-    step = update(phase, generator, rewards)
+    step = update(None, rewards)
     # the same tokens (same seed) and the gradient of -sum Q log G, by hand
-    _, reference = make_phase(clip=None)
+    _, reference, _ = make_phase(clip=None)
     torch.manual_seed(1)
     tokens = reference.sample(BATCH)
     (-(reference.log_probs(tokens) * rewards).sum()).backward()
-    gradient = torch.cat([p.grad.flatten() for p in reference.parameters() if p.grad is not None])
-    assert torch.allclose(step[step != 0], -gradient[gradient != 0], atol=1e-5)
+    gradient = torch.cat(  # parameters without a gradient (torch's frozen second bias) stay
+        [
+            (torch.zeros_like(p) if p.grad is None else p.grad).flatten()
+            for p in reference.parameters()
+        ]
+    )
+    assert torch.allclose(step, -gradient, atol=1e-5)
     assert float(step.norm()) > 5.0  # summed, the unclipped step is long
 
 
 def test_clipped_step_has_norm_five_whatever_the_reward_scale():
     rewards = torch.rand(BATCH, LENGTH)
     for scale in (1.0, 0.5):  # D's rewards halved: the clipped step stays as long
-        phase, generator = make_phase(clip=None)
-        assert float(update(phase, generator, rewards * scale).norm()) > 5.0
-        phase, generator = make_phase(clip=5.0)
-        assert abs(float(update(phase, generator, rewards * scale).norm()) - 5.0) < 1e-3
+        assert float(update(None, rewards * scale).norm()) > 5.0
+        assert abs(float(update(5.0, rewards * scale).norm()) - 5.0) < 1e-3
