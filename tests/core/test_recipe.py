@@ -158,6 +158,15 @@ def test_override_of_a_missing_key(tiny_recipe):
     assert "no key 'gna'" in str(error.value) and "did you mean 'gan'" in str(error.value)
 
 
+def test_override_inside_a_missing_mapping_says_how_to_add_it(tiny_recipe):
+    with pytest.raises(RecipeError) as error:
+        recipes.resolve(tiny_recipe(), ["phases.gan.schedules.generator.name=cosine"])
+    assert "no key 'schedules'" in str(error.value)
+    assert "phases.gan.schedules={generator: {name: cosine}}" in str(error.value)
+    added = recipes.resolve(tiny_recipe(), ["phases.gan.schedules={generator: {name: cosine}}"])
+    assert added["phases"]["gan"]["schedules"] == {"generator": {"name": "cosine"}}
+
+
 def test_override_without_equals(tiny_recipe):
     with pytest.raises(RecipeError, match="key.path=value"):
         recipes.resolve(tiny_recipe(), ["phases.gan.max_steps"])
