@@ -186,12 +186,14 @@ def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | No
                 if depth == 0 and part in TOP_LEVEL:
                     node[part] = {}
                 else:
-                    whole = text.partition("=")[2].strip()
-                    for inner in reversed(parts[depth + 1 :]):
-                        whole = f"{{{inner}: {whole}}}"
+                    hint = ""
+                    if depth > 0:  # a new mapping inside a section (top-level keys are fixed)
+                        whole = text.partition("=")[2].strip()
+                        for inner in reversed(parts[depth + 1 :]):
+                            whole = f"{{{inner}: {whole}}}"
+                        hint = f"; to add it, give it whole: {path}={whole}"
                     raise RecipeError(
-                        f"override '{text}': no key '{part}'{closest(part, list(node))}; "
-                        f"to add it, give it whole: {path}={whole}",
+                        f"override '{text}': no key '{part}'{closest(part, list(node))}{hint}",
                         file=file,
                         key=path,
                     )

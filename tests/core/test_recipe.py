@@ -165,6 +165,9 @@ def test_override_inside_a_missing_mapping_says_how_to_add_it(tiny_recipe):
     assert "phases.gan.schedules={generator: {name: cosine}}" in str(error.value)
     added = recipes.resolve(tiny_recipe(), ["phases.gan.schedules={generator: {name: cosine}}"])
     assert added["phases"]["gan"]["schedules"] == {"generator": {"name": "cosine"}}
+    with pytest.raises(RecipeError) as error:  # top-level keys are fixed: no hint to add one
+        recipes.resolve(tiny_recipe(), ["modles.generator.hidden=8"])
+    assert "did you mean 'models'" in str(error.value) and "give it whole" not in str(error.value)
 
 
 def test_override_without_equals(tiny_recipe):
