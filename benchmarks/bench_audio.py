@@ -170,7 +170,7 @@ def quality(out: str, overrides: list[str], limit: float) -> None:
     and stops) and the last checkpoint is evaluated."""
     started = time.perf_counter()
     command = [sys.executable, "-m", "genmm.cli", "run", str(ROOT / "recipes" / "speech.yaml")]
-    process = subprocess.Popen([*command, "--out", out, "trainer.progress=false", *overrides])
+    process = subprocess.Popen([*command, "--out", out, "runtime.progress=false", *overrides])
     try:
         process.wait(timeout=limit)
         stopped = False

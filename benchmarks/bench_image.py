@@ -122,7 +122,7 @@ def timed(step, warmup: int, repeats: int) -> tuple[list[float], list[float]]:
 
 def speed(args: argparse.Namespace) -> None:
     from genmm.losses import NonSaturatingLoss
-    from genmm.trainer.gan import GANTrainer
+    from genmm.training.gan import GANTrainer
     from genmm_image.dcgan import DCGANDiscriminator, DCGANGenerator
 
     torch.set_num_threads(args.threads)
@@ -181,7 +181,7 @@ def train(recipe: str, out: Path, steps: int | None, threads: int, again: bool =
 
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "genmm.cli", "run", str(ROOT / "recipes" / recipe)]
-    command += ["--out", str(out), "trainer.progress=false", "eval.every=0"]
+    command += ["--out", str(out), "runtime.progress=false", "eval.every=0"]
     if steps is not None:
         command += ["--max-steps", str(steps)]
     started = time.perf_counter()
@@ -192,7 +192,7 @@ def train(recipe: str, out: Path, steps: int | None, threads: int, again: bool =
 
 def evaluate(out: Path, metric: str, options: dict) -> tuple[dict, int]:
     from genmm.plugins import get_manager
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
     run = Run.from_checkpoint(out, get_manager())
     factory = run.manager.registry.get("metrics", metric).factory

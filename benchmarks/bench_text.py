@@ -126,15 +126,15 @@ def bench_quality(
     from genmm import hookimpl
     from genmm import recipe as recipes
     from genmm.plugins import get_manager
-    from genmm.trainer.loop import Trainer
-    from genmm.trainer.run import Run
+    from genmm.training.loop import Loop
+    from genmm.training.run import Run
 
     folder = Path(out or tempfile.mkdtemp(prefix=f"seqgan_{scale}_"))
     overrides = [
         *scale_overrides(scale),
         *extra,
-        "trainer.progress=false",
-        "trainer.log_every=50",
+        "runtime.progress=false",
+        "runtime.log_every=50",
         "eval.every=0",
         f"out={folder}",
     ]
@@ -144,7 +144,7 @@ def bench_quality(
     recipes.validate(resolved, manager.registry, str(path))
     started = time.perf_counter()
     run = Run(resolved, manager, recipe_file=str(path), out=folder)
-    trainer = Trainer(run)
+    trainer = Loop(run)
     phase_started = {"t": time.perf_counter()}
 
     class Report:

@@ -29,7 +29,7 @@ def main(name: str = "toy_ring") -> None:
         command = [sys.executable, "-m", "genmm.cli", "run", str(recipe), "--out", str(out)]
         started = time.perf_counter()
         done = subprocess.run(
-            [*command, "trainer.progress=false"], capture_output=True, text=True, check=False
+            [*command, "runtime.progress=false"], capture_output=True, text=True, check=False
         )
         seconds = time.perf_counter() - started
         if done.returncode != 0:

@@ -5,7 +5,8 @@ A plugin author needs ``import genmm`` and ``@genmm.hookimpl``; see docs/writing
 
 from __future__ import annotations
 
-from genmm import losses, metrics, trainer, writers
+from genmm import losses, metrics, training, writers
+from genmm.api import load, train
 from genmm.errors import (
     CheckpointError,
     DataError,
@@ -15,20 +16,25 @@ from genmm.errors import (
     TrainingError,
 )
 from genmm.hookspecs import hookimpl
+from genmm.surface import BuiltRun, TrainerRun
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BuiltRun",
     "CheckpointError",
     "DataError",
     "GenmmError",
     "PluginError",
     "RecipeError",
+    "TrainerRun",
     "TrainingError",
     "hookimpl",
+    "load",
     "losses",
     "metrics",
-    "trainer",
+    "train",
+    "training",
     "writers",
     "__version__",
 ]

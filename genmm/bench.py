@@ -16,10 +16,10 @@ from typing import Any
 import torch
 
 from genmm.plugins import PluginManager
-from genmm.trainer.gan import GANTrainer, generate, sample_latent, unpack
-from genmm.trainer.loop import Trainer
-from genmm.trainer.optim import build_schedule
-from genmm.trainer.run import Run
+from genmm.training.gan import GANTrainer, generate, sample_latent, unpack
+from genmm.training.loop import Loop
+from genmm.training.optim import build_schedule
+from genmm.training.run import Run
 
 
 def _quiet(recipe: dict[str, Any], out: str) -> dict[str, Any]:
@@ -30,13 +30,13 @@ def _quiet(recipe: dict[str, Any], out: str) -> dict[str, Any]:
     recipe["eval"]["every"] = 0
     recipe["samples"]["every"] = 0
     recipe["checkpoint"]["every"] = 0
-    recipe["trainer"]["progress"] = False
+    recipe["runtime"]["progress"] = False
     return recipe
 
 
 def framework_seconds(run: Run, steps: int) -> float:
     """Time ``steps`` steps through the real loop (hooks, logging, NaN checks); no saving."""
-    trainer = Trainer(run, max_steps=steps)
+    trainer = Loop(run, max_steps=steps)
     phase_name, spec = next(iter(run.recipe["phases"].items()))
     trainer.save = lambda *args, **kwargs: None  # type: ignore[method-assign]
     synchronize(run.device)

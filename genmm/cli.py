@@ -23,8 +23,6 @@ app = typer.Typer(
     help="Train and run GANs from YAML recipes, through plugins.",
 )
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
-
 
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {message}", err=True)
@@ -63,33 +61,23 @@ PluginOption = typer.Option(None, "--plugin", help="A one-off plugin file (repea
 DebugOption = typer.Option(False, "--debug", help="Show tracebacks.")
 
 
-def find_recipe(name: str) -> Path:
-    path = Path(name)
-    if path.exists():
-        return path
-    for candidate in (RECIPES_DIR / name, RECIPES_DIR / f"{name}.yaml"):
-        if candidate.exists():
-            return candidate
-    raise RecipeError("recipe file not found (nor among the shipped recipes)", file=name)
-
-
 @app.command()
 @guarded
 def run(
     recipe: str | None = typer.Argument(None, help="Recipe YAML (or a shipped recipe's name)."),
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides: key.path=value"),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this folder."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved recipe and exit."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the resolved recipe, every default filled in, and exit."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Run folder (overrides `out`)."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Cap every phase."),
     plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
     """Train a recipe."""
-    from genmm.progress import TrainingProgress
-    from genmm.trainer import checkpoint
-    from genmm.trainer.loop import Trainer
-    from genmm.trainer.run import Run
+    from genmm.api import resolve, train
+    from genmm.training import checkpoint
 
     overrides = list(overrides or [])
     if recipe is not None and "=" in recipe and not Path(recipe).exists():
@@ -98,37 +86,22 @@ def run(
     if recipe is None and resume is None:
         fail("give a recipe, or --resume RUN_FOLDER")
     manager = manager_for(plugin)
-    folder = None
-    if resume is not None:
-        folder = checkpoint.find(resume)
-    recipe_path = find_recipe(recipe) if recipe else folder / checkpoint.RECIPE
-    resolved = recipes.resolve(recipe_path, overrides)
-    if out is not None:
-        resolved["out"] = str(out)
-    elif resume is not None:
-        resolved["out"] = str(resume)
-    recipes.validate(resolved, manager.registry, str(recipe_path))
     if dry_run:
-        typer.echo(recipes.dump(resolved), nl=False)
+        source = recipe if recipe is not None else checkpoint.find(resume) / checkpoint.RECIPE
+        resolved, _ = resolve(source, overrides, manager=manager, out=out or resume)
+        typer.echo(recipes.dump(recipes.with_defaults(resolved, manager.registry)), nl=False)
         return
-    run_folder = Path(resolved.get("out") or "runs/run")
-    if folder is None and checkpoint.latest(run_folder / "checkpoints") is not None:
-        fail(
-            f"{run_folder} already holds checkpoints; continue it with --resume {run_folder} "
-            "or choose another --out (nothing was overwritten)"
-        )
-    run_ = Run(resolved, manager, recipe_file=str(recipe_path), out=run_folder)
-    run_.out.mkdir(parents=True, exist_ok=True)
-    if run_.is_main:
-        (run_.out / "recipe.yaml").write_text(run_.recipe_text(), encoding="utf-8")
-    show = resolved["trainer"]["progress"] and run_.is_main
-    with TrainingProgress(enabled=show) as progress:
-        trainer = Trainer(run_, max_steps=max_steps, progress=progress)
-        if folder is not None:
-            trainer.resume_from(folder)
-        status = trainer.fit()
+    run_ = train(
+        recipe,
+        overrides,
+        out=out,
+        resume=resume,
+        max_steps=max_steps,
+        progress=True,
+        manager=manager,
+    )
     last = checkpoint.latest(run_.checkpoints)
-    if status == "interrupted":
+    if run_.status == "interrupted":
         typer.echo(
             f"{run_.stop_requested}: stopped at step {run_.step}, saved {last}; "
             f"continue with: genmm run --resume {run_.out}",
@@ -172,12 +145,12 @@ def generate(
     plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
-    """Generate from a trained run; modality options (--text, --label, …) go to its writer."""
-    from genmm.trainer.run import Run
+    """Generate from a trained run; sampling options (--truncation, --label, …) go to its
+    writer and on to the generator."""
+    from genmm.api import load
 
     options = parse_extra(list(context.args))
-    manager = manager_for(plugin)
-    run_ = Run.from_checkpoint(target, manager, build_data=False)
+    run_ = load(target, build_data=False, manager=manager_for(plugin))
     if run_.writer is None:
         fail(f"{target}: the recipe has no 'writer', so it cannot generate files")
     signature = inspect.signature(run_.writer.generate)
@@ -207,10 +180,10 @@ def evaluate(
     debug: bool = DebugOption,
 ) -> None:
     """Compute the recipe's metrics on a checkpoint; prints one JSON line."""
-    from genmm.trainer.run import Run
+    from genmm.api import load
 
     manager = manager_for(plugin)
-    run_ = Run.from_checkpoint(target, manager, overrides=list(overrides or []))
+    run_ = load(target, overrides=list(overrides or []), manager=manager)
     results: dict[str, float] = {}
     for figures in manager.hook.genmm_evaluate(run=run_, step=run_.step):
         results.update(figures or {})
@@ -251,20 +224,21 @@ def plugins(
         if "error" in row:
             typer.echo(f"  FAILED TO LOAD: {row['error']}")
         for kind in KINDS:
-            names = row["registered"].get(kind)
-            if names:
-                typer.echo(f"  {kind}: {', '.join(names)}")
+            for name in row["registered"].get(kind, []):
+                component = manager.registry.components[kind][name]
+                about = "; ".join(f"{v}" for v in component.about.values())
+                typer.echo(f"  {kind[:-1]:<8} {name}" + (f"  — {about}" if about else ""))
         if hooks and row.get("hooks"):
             typer.echo(f"  hooks: {', '.join(row['hooks'])}")
 
 
 @app.command(name="recipes")
 @guarded
-def list_recipes(debug: bool = DebugOption) -> None:
-    """The recipes that ship, one line each."""
-    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+def list_recipes(plugin: list[Path] | None = PluginOption, debug: bool = DebugOption) -> None:
+    """The recipes the loaded plugins ship, one line each (`genmm run NAME` runs one)."""
+    for name, path in recipes.shipped(manager_for(plugin)).items():
         data = recipes.read_yaml(path)
-        typer.echo(f"{path.stem:<22} {data.get('description', '')}")
+        typer.echo(f"{name:<22} {data.get('description', '')}")
 
 
 @app.command(name="new-plugin")
@@ -293,13 +267,12 @@ def bench(
     debug: bool = DebugOption,
 ) -> None:
     """Steps/s, samples/s, peak memory and framework overhead against a bare loop, as JSON."""
+    from genmm.api import resolve
     from genmm.bench import benchmark
 
     manager = manager_for(plugin)
-    path = find_recipe(recipe)
-    resolved = recipes.resolve(path, list(overrides or []))
-    recipes.validate(resolved, manager.registry, str(path))
-    result = benchmark(resolved, manager, str(path), steps=steps, warmup=warmup, repeats=repeats)
+    resolved, file = resolve(recipe, list(overrides or []), manager=manager)
+    result = benchmark(resolved, manager, file, steps=steps, warmup=warmup, repeats=repeats)
     typer.echo(json.dumps(result))
 
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from genmm.hookspecs import Register, hookimpl
 from genmm.losses import ADVERSARIAL, REGULARISERS
-from genmm.trainer.gan import GANTrainer
+from genmm.training.gan import GANTrainer
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 
 @hookimpl

@@ -4,7 +4,7 @@ Registration hooks receive a ``register(name, factory, **about)`` callback. ``na
 ``<plugin>.<thing>``; ``factory`` is any callable whose signature is the schema that recipes
 are checked against; ``about`` is free text shown by ``genmm plugins`` (e.g. ``paper=...``).
 
-Lifecycle hooks see every run: the :class:`genmm.trainer.Run` object carries the recipe, the
+Lifecycle hooks see every run: the :class:`genmm.training.Run` object carries the recipe, the
 models, the data and the run folder.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 hookspec = pluggy.HookspecMarker("genmm")
 hookimpl = pluggy.HookimplMarker("genmm")
@@ -42,7 +42,7 @@ def genmm_register_losses(register: Register) -> None:
 
 @hookspec
 def genmm_register_trainers(register: Register) -> None:
-    """Register trainer factories: phases (subclasses of :class:`genmm.trainer.Phase`)."""
+    """Register trainer factories: phases (subclasses of :class:`genmm.training.Trainer`)."""
 
 
 @hookspec
@@ -53,6 +53,12 @@ def genmm_register_metrics(register: Register) -> None:
 @hookspec
 def genmm_register_writers(register: Register) -> None:
     """Register writer factories (subclasses of :class:`genmm.writers.Writer`)."""
+
+
+@hookspec
+def genmm_recipe_folders() -> list[Path]:
+    """Folders of recipes (``*.yaml``) the plugin ships: ``genmm recipes`` lists them and
+    ``genmm run NAME`` finds them by file stem."""
 
 
 @hookspec

@@ -8,15 +8,17 @@ Each loss has a ``role``:
 * ``discriminator`` — a regulariser added to the discriminator's loss, ``__call__(context)``;
 * ``generator`` — an extra term added to the generator's loss, ``__call__(context)``.
 
-``weight`` scales a term; ``every`` makes a regulariser lazy (applied every N discriminator
-steps and scaled by N, Karras et al. 2020, appendix B).
+Every loss takes ``weight`` (it scales the term). Regularisers and extra terms also take
+``every``: with ``every: N > 1`` the term is lazy, its own optimiser step every N updates of its
+network, scaled by N (Karras et al. 2020, appendix B). An adversarial loss is the game itself
+and runs every step: it has no ``every``, so a recipe that gives one is refused at load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +78,8 @@ class Loss:
     role: ClassVar[str] = "generator"
 
     def __init__(self, weight: float = 1.0, every: int = 1) -> None:
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
         self.weight = weight
         self.every = every
 
@@ -87,6 +91,9 @@ class AdversarialLoss(Loss):
     """A two-player objective on discriminator scores."""
 
     role: ClassVar[str] = "adversarial"
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__(weight=weight, every=1)
 
     def discriminator_loss(self, real: list[Tensor], fake: list[Tensor]) -> Tensor:
         return _sum([self.d_term(r, f) for r, f in zip(real, fake)])
@@ -202,8 +209,8 @@ class R1Penalty(Loss):
 
     role: ClassVar[str] = "discriminator"
 
-    def __init__(self, gamma: float = 10.0, every: int = 1) -> None:
-        super().__init__(weight=1.0, every=every)
+    def __init__(self, gamma: float = 10.0, weight: float = 1.0, every: int = 1) -> None:
+        super().__init__(weight=weight, every=every)
         self.gamma = gamma
 
     def __call__(self, context: Context) -> Tensor:
@@ -219,8 +226,10 @@ class FeatureMatchingLoss(Loss):
 
     role: ClassVar[str] = "generator"
 
-    def __init__(self, weight: float = 10.0, statistic: str = "l1") -> None:
-        super().__init__(weight)
+    def __init__(
+        self, weight: float = 10.0, statistic: Literal["l1", "mean"] = "l1", every: int = 1
+    ) -> None:
+        super().__init__(weight, every)
         if statistic not in ("l1", "mean"):
             raise ValueError("statistic must be 'l1' (per-sample L1) or 'mean' (batch means)")
         self.statistic = statistic

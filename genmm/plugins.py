@@ -55,12 +55,22 @@ class PluginManager:
         return self.pm.hook
 
     def add(self, module: ModuleType | object, name: str, source: str, version: str | None):
+        """Register a plugin; one whose hooks do not match the contract (a misspelt hook or
+        hook argument) is left out with its error recorded, and the others still load."""
         if self.pm.get_plugin(name) is not None or name in self.infos:
             previous = self.infos[name].source if name in self.infos else "?"
             raise PluginError(f"plugin name '{name}' is taken twice: {previous} and {source}")
-        self.pm.register(module, name=name)
         self.infos[name] = PluginInfo(name, source, version)
         self._registry = None
+        problem = hook_problem(module)
+        if problem is None:
+            try:
+                self.pm.register(module, name=name)
+            except pluggy.PluginValidationError as error:
+                problem = str(error).splitlines()[0]
+        if problem is not None:
+            self.infos[name].error = problem
+            log.warning("plugin '%s' is disabled: %s", name, problem)
 
     def load_default(self, extra_files: list[str] | tuple[str, ...] = ()) -> None:
         """Load the core plugin, every entry point of group ``genmm`` and ``extra_files``."""
@@ -107,18 +117,11 @@ class PluginManager:
         self.check()
 
     def check(self) -> None:
-        """Fail on hook implementations that match no hook (a misspelled hook name)."""
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as error:
-            plugin = getattr(error, "plugin", None)
-            name = self.pm.get_name(plugin) if plugin is not None else "?"
-            raise PluginError(f"plugin '{name}' has an unknown hook: {error}")
+        """Record which hooks each loaded plugin implements."""
         for name, info in self.infos.items():
             plugin = self.pm.get_plugin(name)
-            if plugin is None:
-                continue
-            info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+            if plugin is not None:
+                info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
 
     @property
     def registry(self) -> Registry:
@@ -149,6 +152,21 @@ class PluginManager:
                         f"{type(error).__name__}: {error}"
                     ) from error
         return registry
+
+
+def hook_problem(module: object) -> str | None:
+    """A function named ``genmm_*`` that is no hook of the contract: its name, with the hook
+    it probably means (pluggy would otherwise fail every plugin at start-up)."""
+    import difflib
+
+    for attribute in dir(module):
+        value = getattr(module, attribute, None)
+        if getattr(value, "genmm_impl", None) is None or attribute in hookspecs.HOOK_NAMES:
+            continue
+        near = difflib.get_close_matches(attribute, hookspecs.HOOK_NAMES, n=1, cutoff=0.6)
+        meant = f" (did you mean '{near[0]}'?)" if near else ""
+        return f"'{attribute}' is not a genmm hook{meant}"
+    return None
 
 
 def _version(distribution: str) -> str | None:

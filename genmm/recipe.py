@@ -29,16 +29,34 @@ TOP_LEVEL: dict[str, str] = {
     "samples": "{every, n}: sample dumps through the writer",
     "writer": "{name, ...}: writes samples and `genmm generate` output",
     "checkpoint": "{every, keep}",
-    "trainer": "{device, precision, threads, on_nan, log_every, progress}",
+    "runtime": "{device, precision, threads, on_nan, log_every, progress, rollback_lr_factor}",
     "versions": "written by genmm: versions of genmm and plugins (ignored on load)",
 }
 
-PHASE_LOOP_KEYS = {"trainer", "max_steps", "epochs", "batch_size"}
+#: keys every phase takes, whatever its trainer: the core's, not the trainer's arguments
+PHASE_KEYS = {
+    "trainer": "registered trainer name",
+    "max_steps": "steps of the phase (or epochs)",
+    "epochs": "passes over the data (or max_steps)",
+    "batch_size": "the global batch: each of N processes draws batch_size / N items",
+    "optimizers": "{role: {name: adam, lr: ..., ...}} over the trainer's defaults",
+    "schedules": "{role: {name: constant | linear | cosine | step | exponential, ...}}",
+    "clip_grad_norm": "clip each update's gradient norm (null: no clipping)",
+    "accumulate": "micro-batches per update (gradient accumulation)",
+}
+#: keys of earlier versions, and what replaced them
+RENAMED = {
+    "trainer": "runtime",
+    "optimizer": "optimizers",
+    "schedule": "schedules",
+    "g_optimizer": "optimizers",
+    "d_optimizer": "optimizers",
+}
 SECTION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "eval": {"every": int, "metrics": list},
     "samples": {"every": int, "n": int},
     "checkpoint": {"every": int, "keep": int},
-    "trainer": {
+    "runtime": {
         "device": str,
         "precision": str,
         "threads": int,
@@ -49,8 +67,8 @@ SECTION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
 }
 CHOICES = {
-    ("trainer", "on_nan"): ("stop", "rollback"),
-    ("trainer", "precision"): ("auto", "fp32", "bf16"),
+    ("runtime", "on_nan"): ("stop", "rollback"),
+    ("runtime", "precision"): ("auto", "fp32", "bf16"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -58,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "eval": {"every": 0, "metrics": []},
     "samples": {"every": 0, "n": 64},
     "checkpoint": {"every": 1000, "keep": 3},
-    "trainer": {
+    "runtime": {
         "device": "auto",
         "precision": "auto",
         "threads": 0,
@@ -134,9 +152,32 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+#: the core's shared bases (``base: base/adversarial.yaml``), for recipes anywhere
+SHARED = Path(__file__).resolve().parent / "recipes"
+
+
+def base_path(recipe: Path, base: str) -> Path:
+    """A ``base:`` path: relative to the recipe's folder; when it is not there, among the
+    core's shared bases (``genmm/recipes/``)."""
+    local = recipe.parent / base
+    if local.exists() or not (SHARED / base).exists():
+        return local
+    return SHARED / base
+
+
+def shipped(manager: Any) -> dict[str, Path]:
+    """Every recipe the loaded plugins ship (``genmm_recipe_folders``), by file stem."""
+    found: dict[str, Path] = {}
+    for folders in manager.hook.genmm_recipe_folders():
+        for folder in folders or []:
+            for path in sorted(Path(folder).glob("*.yaml")):
+                found.setdefault(path.stem, path)
+    return dict(sorted(found.items()))
+
+
 def load(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Load a recipe and its ``base:`` chain (bases first, this file last)."""
-    path = Path(path).resolve()
+    path = Path(path).absolute()
     if path in _stack:
         chain = " -> ".join(p.name for p in (*_stack, path))
         raise RecipeError(f"'base:' cycle: {chain}", file=str(path), key="base")
@@ -152,7 +193,7 @@ def load(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
         )
     merged: dict[str, Any] = {}
     for base in bases:
-        merged = merge(merged, load(path.parent / base, (*_stack, path)))
+        merged = merge(merged, load(base_path(path, base), (*_stack, path)))
     return merge(merged, data)
 
 
@@ -216,7 +257,7 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
     for key in recipe:
         if key not in TOP_LEVEL:
             raise RecipeError(
-                f"unknown top-level key '{key}'{closest(key, list(TOP_LEVEL))}", file=file, key=key
+                f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL)}", file=file, key=key
             )
     if not isinstance(recipe.get("seed"), int) or isinstance(recipe.get("seed"), bool):
         raise RecipeError(f"expected an integer, got {recipe.get('seed')!r}", file=file, key="seed")
@@ -268,37 +309,73 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
             "expected at least one phase: {name: {trainer: ...}}", file=file, key="phases"
         )
     for phase_name, phase in phases.items():
-        key = f"phases.{phase_name}"
-        if not isinstance(phase, dict) or "trainer" not in phase:
-            raise RecipeError("expected a mapping with a 'trainer'", file=file, key=key)
-        component = registry.get("trainers", phase["trainer"], file=file, key=f"{key}.trainer")
-        steps, epochs = phase.get("max_steps"), phase.get("epochs")
-        if (steps is None) == (epochs is None):
-            raise RecipeError("give exactly one of 'max_steps' or 'epochs'", file=file, key=key)
-        for loop_key in ("max_steps", "epochs", "batch_size"):
-            value = phase.get(loop_key)
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 0
-            ):
-                raise RecipeError(
-                    f"expected a non-negative integer, got {value!r}",
-                    file=file,
-                    key=f"{key}.{loop_key}",
-                )
-        arguments = {k: v for k, v in phase.items() if k not in PHASE_LOOP_KEYS}
-        check_call(
-            component.factory,
-            component.signature,
-            arguments,
-            file=file,
-            key=key,
-            label=phase["trainer"],
-        )
+        _check_phase(registry, phase_name, phase, file)
     for index, metric in enumerate(recipe["eval"].get("metrics", [])):
         spec = {"name": metric} if isinstance(metric, str) else metric
         _check_component(registry, "metrics", spec, file, f"eval.metrics[{index}]")
     if "writer" in recipe:
         _check_component(registry, "writers", recipe["writer"], file, "writer")
+
+
+def did_you_mean(key: str, valid: Any) -> str:
+    """Did-you-mean for ``key``, naming the new key when ``key`` is an old one."""
+    if key in RENAMED and RENAMED[key] in valid:
+        return f" (renamed: use '{RENAMED[key]}')"
+    return closest(key, list(valid))
+
+
+def _check_phase(registry: Registry, name: str, phase: Any, file: str | None) -> None:
+    from genmm.training.optim import check_optimizer, check_schedule
+
+    key = f"phases.{name}"
+    if not isinstance(phase, dict) or "trainer" not in phase:
+        raise RecipeError("expected a mapping with a 'trainer'", file=file, key=key)
+    component = registry.get("trainers", phase["trainer"], file=file, key=f"{key}.trainer")
+    steps, epochs = phase.get("max_steps"), phase.get("epochs")
+    if (steps is None) == (epochs is None):
+        raise RecipeError("give exactly one of 'max_steps' or 'epochs'", file=file, key=key)
+    for loop_key in ("max_steps", "epochs", "batch_size", "accumulate"):
+        value = phase.get(loop_key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            raise RecipeError(
+                f"expected a non-negative integer, got {value!r}",
+                file=file,
+                key=f"{key}.{loop_key}",
+            )
+    clip = phase.get("clip_grad_norm")
+    if clip is not None and (
+        isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0
+    ):
+        raise RecipeError(
+            f"expected a positive number or null, got {clip!r}",
+            file=file,
+            key=f"{key}.clip_grad_norm",
+        )
+    for section, check in (("optimizers", check_optimizer), ("schedules", check_schedule)):
+        table = phase.get(section) or {}
+        if not isinstance(table, dict):
+            raise RecipeError("expected a mapping role -> spec", file=file, key=f"{key}.{section}")
+        for role, spec in table.items():
+            check(spec, file=file, key=f"{key}.{section}.{role}")
+    arguments = {k: v for k, v in phase.items() if k not in PHASE_KEYS}
+    valid = [*PHASE_KEYS, *component.signature.parameters]
+    for argument in arguments:
+        if argument not in component.signature.parameters:
+            raise RecipeError(
+                f"unknown key '{argument}' for '{phase['trainer']}'{did_you_mean(argument, valid)}",
+                file=file,
+                key=f"{key}.{argument}",
+            )
+    check_call(
+        component.factory,
+        component.signature,
+        arguments,
+        file=file,
+        key=key,
+        label=phase["trainer"],
+    )
 
 
 def _check_component(registry: Registry, kind: str, spec: Any, file: str | None, key: str):
@@ -312,3 +389,41 @@ def _check_component(registry: Registry, kind: str, spec: Any, file: str | None,
 
 def dump(recipe: dict[str, Any]) -> str:
     return yaml.safe_dump(recipe, sort_keys=False, default_flow_style=False)
+
+
+def with_defaults(recipe: dict[str, Any], registry: Registry) -> dict[str, Any]:
+    """The recipe with every component's unstated arguments filled in from its factory's
+    signature (what ``genmm run --dry-run`` prints)."""
+    from genmm.registry import INJECTED
+
+    def fill(kind: str, spec: Any) -> Any:
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+        parameters = registry.get(kind, spec["name"]).signature.parameters
+        for name, parameter in parameters.items():
+            plain = parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            if plain and name not in spec and name not in INJECTED:
+                if parameter.default is not parameter.empty:
+                    spec[name] = _plain(parameter.default)
+        return spec
+
+    recipe = copy.deepcopy(recipe)
+    recipe["data"] = fill("datasets", recipe["data"])
+    for section, kind in (("models", "models"), ("losses", "losses")):
+        for role, spec in recipe.get(section, {}).items():
+            recipe[section][role] = fill(kind, spec)
+    recipe["eval"]["metrics"] = [fill("metrics", m) for m in recipe["eval"].get("metrics", [])]
+    if "writer" in recipe:
+        recipe["writer"] = fill("writers", recipe["writer"])
+    for name, phase in recipe["phases"].items():
+        trainer = phase["trainer"]
+        filled = fill("trainers", {**phase, "name": trainer})
+        filled.pop("name")
+        recipe["phases"][name] = filled
+    return recipe
+
+
+def _plain(value: Any) -> Any:
+    """A default as YAML shows it (tuples as lists)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value

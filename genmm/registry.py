@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
+import functools
 import inspect
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Union
 
 from genmm.errors import PluginError, RecipeError
 
@@ -25,10 +29,7 @@ class Component:
 
     @property
     def signature(self) -> inspect.Signature:
-        target = self.factory.__init__ if inspect.isclass(self.factory) else self.factory
-        signature = inspect.signature(target)
-        parameters = [p for p in signature.parameters.values() if p.name != "self"]
-        return signature.replace(parameters=parameters)
+        return signature_of(self.factory)
 
     def describe(self) -> str:
         doc = inspect.getdoc(self.factory) or ""
@@ -62,6 +63,7 @@ class Registry:
             )
         if not callable(factory):
             raise PluginError(f"plugin '{plugin}' registered {name!r} with a non-callable factory")
+        check_parameters(name, factory, plugin)
         existing = self.components[kind].get(name)
         if existing is not None:
             raise PluginError(
@@ -100,13 +102,15 @@ class Registry:
         key: str = "",
         **extra: Any,
     ) -> Any:
-        """Build ``spec = {name: ..., **arguments}``; ``extra`` are passed when accepted."""
+        """Build ``spec = {name: ..., **arguments}`` (checked once, by :func:`genmm.recipe.validate`);
+        ``extra`` (the injected ``description``, a dataset's ``seed``) are passed when accepted.
+        An error the factory raises itself names the recipe file and key."""
         if not isinstance(spec, dict) or "name" not in spec:
             raise RecipeError(
                 f"expected a mapping with a 'name' of a registered {kind[:-1]}", file=file, key=key
             )
         arguments = {k: v for k, v in spec.items() if k != "name"}
-        component = self.check_arguments(kind, spec["name"], arguments, file=file, key=key)
+        component = self.get(kind, spec["name"], file=file, key=f"{key}.name" if key else "name")
         accepted = component.signature.parameters
         takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
         for extra_name, value in extra.items():
@@ -118,7 +122,66 @@ class Registry:
             raise RecipeError(f"building '{spec['name']}' failed: {error}", file=file, key=key)
 
 
-INJECTED = {"dataset", "run"}
+#: what the core hands factories itself; a recipe never sets these
+INJECTED = ("description",)
+#: names a factory may not take: set by nobody (``name``) or the old injection (the dataset,
+#: the run), which a model rebuilt without its data cannot get
+REFUSED = {
+    "name": "it is the component's registered name in a recipe",
+    "dataset": "factories get the plain-data `description` (the same with or without the data)",
+    "run": "factories are built before the run; metrics and writers get it when called",
+}
+
+
+@functools.cache
+def signature_of(factory: Callable[..., Any]) -> inspect.Signature:
+    """The factory's parameters (a class's ``__init__`` without ``self``), annotations resolved."""
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    signature = inspect.signature(target)
+    hints = _hints(target)
+    parameters = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in signature.parameters.values()
+        if p.name != "self"
+    ]
+    return signature.replace(parameters=parameters)
+
+
+def _hints(target: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # a name only imported under TYPE_CHECKING: resolve what resolves
+        resolved = {}
+        namespace = getattr(target, "__globals__", {})
+        for name, annotation in getattr(target, "__annotations__", {}).items():
+            try:
+                resolved[name] = (
+                    eval(annotation, namespace) if isinstance(annotation, str) else annotation
+                )  # noqa: S307
+            except Exception:
+                pass
+        return resolved
+
+
+def check_parameters(name: str, factory: Callable[..., Any], plugin: str) -> None:
+    """Refuse, at registration, parameters a recipe can never set or that look like a misspelt
+    injected name."""
+    try:
+        parameters = signature_of(factory).parameters
+    except (TypeError, ValueError):
+        return  # a builtin without a signature: nothing to check
+    for parameter in parameters:
+        if parameter in REFUSED:
+            raise PluginError(
+                f"plugin '{plugin}' registered '{name}' with a parameter '{parameter}': "
+                f"{REFUSED[parameter]}"
+            )
+        near = difflib.get_close_matches(parameter, INJECTED, n=1, cutoff=0.75)
+        if near and parameter not in INJECTED:
+            raise PluginError(
+                f"plugin '{plugin}' registered '{name}' with a parameter '{parameter}': "
+                f"did you mean the injected '{near[0]}'?"
+            )
 
 
 def check_call(
@@ -131,14 +194,24 @@ def check_call(
     skip: frozenset[str] = frozenset(),
     label: str | None = None,
 ) -> None:
-    """Unknown keys, missing required arguments and wrong scalar types raise RecipeError; the
-    message calls the component ``label`` (its registered name) or the factory's own name."""
-    label = label or _name(factory)
+    """Unknown keys, missing required arguments and values of the wrong type raise RecipeError;
+    the message calls the component ``label`` (its registered name) or the factory's name."""
+    label = label or getattr(factory, "__qualname__", getattr(factory, "__name__", repr(factory)))
     parameters = signature.parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    valid = [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    valid = [
+        n
+        for n, p in parameters.items()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in INJECTED
+    ]
     prefix = f"{key}." if key else ""
     for argument, value in arguments.items():
+        if argument in INJECTED:
+            raise RecipeError(
+                f"'{argument}' is handed to '{label}' by genmm; a recipe does not set it",
+                file=file,
+                key=prefix + argument,
+            )
         if argument not in parameters and not takes_any:
             raise RecipeError(
                 f"unknown key '{argument}' for '{label}'{closest(argument, valid)}",
@@ -146,7 +219,13 @@ def check_call(
                 key=prefix + argument,
             )
         if argument in parameters:
-            _check_type(parameters[argument], value, file=file, key=prefix + argument)
+            parameter = parameters[argument]
+            annotation = parameter.annotation
+            if annotation is parameter.empty and parameter.default not in (parameter.empty, None):
+                annotation = type(parameter.default)
+            problem = type_problem(annotation, value, prefix + argument)
+            if problem is not None:
+                raise RecipeError(problem[1], file=file, key=problem[0])
     for name, parameter in parameters.items():
         if name in skip or name in INJECTED:
             continue
@@ -154,42 +233,70 @@ def check_call(
             continue
         if parameter.default is parameter.empty and name not in arguments:
             raise RecipeError(
-                f"missing required argument '{name}' for '{label}'",
-                file=file,
-                key=prefix + name,
+                f"missing required argument '{name}' for '{label}'", file=file, key=prefix + name
             )
 
 
-def _name(factory: Callable[..., Any]) -> str:
-    return getattr(factory, "__qualname__", getattr(factory, "__name__", repr(factory)))
+def _show(annotation: Any) -> str:
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
-_SCALARS = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
-
-
-def _check_type(parameter: inspect.Parameter, value: Any, *, file: str | None, key: str) -> None:
-    """Check a value against a plain scalar annotation (int, float, bool, str, X | None)."""
-    annotation = parameter.annotation
-    if annotation is parameter.empty:
-        if parameter.default is not parameter.empty and parameter.default is not None:
-            annotation = type(parameter.default).__name__
+def type_problem(annotation: Any, value: Any, key: str) -> tuple[str, str] | None:
+    """``(key, message)`` when ``value`` (plain YAML data) does not fit ``annotation``: scalars,
+    ``X | None``, ``Literal``, ``list[X]``, ``tuple[X, ...]``, ``dict[K, V]``, nested; a type
+    YAML cannot hold (a module, a tensor) or a string annotation is not checked."""
+    if annotation is inspect.Parameter.empty or annotation is Any or isinstance(annotation, str):
+        return None
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    wrong = (key, f"expected {_show(annotation)}, got {type(value).__name__} {value!r}")
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        problems = [type_problem(option, value, key) for option in args if option is not type(None)]
+        if any(p is None for p in problems):
+            return None
+        deeper = [p for p in problems if p[0] != key]
+        return deeper[0] if len(deeper) == 1 else wrong
+    if origin is Literal:
+        if value in args and type(value) in {type(a) for a in args}:
+            return None
+        shown = ", ".join(repr(a) for a in args)
+        return key, f"expected one of {shown}, got {value!r}"
+    if annotation is type(None):
+        return None if value is None else wrong
+    if annotation is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else wrong
+    if annotation is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else wrong
+    if annotation in (bool, str):
+        return None if isinstance(value, annotation) else wrong
+    container = origin or annotation
+    if container in (list, collections.abc.Sequence, tuple):
+        if not isinstance(value, (list, tuple)):
+            return wrong
+        if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(value) != len(args):
+                return key, f"expected {len(args)} items ({_show(annotation)}), got {value!r}"
+            items = list(zip(args, value))
         else:
-            return
-    if not isinstance(annotation, str):
-        annotation = getattr(annotation, "__name__", str(annotation))
-    options = [part.strip() for part in annotation.split("|")]
-    if value is None and "None" in options:
-        return
-    allowed: list[type] = []
-    for option in options:
-        if option not in _SCALARS:
-            return  # a type we do not check (lists, mappings, tensors, unions of those)
-        allowed.extend(_SCALARS[option])
-    if isinstance(value, bool) and bool not in allowed:
-        ok = False
-    else:
-        ok = isinstance(value, tuple(allowed))
-    if not ok:
-        raise RecipeError(
-            f"expected {annotation}, got {type(value).__name__} {value!r}", file=file, key=key
-        )
+            items = [(args[0], item) for item in value] if args else []
+        for index, (inner, item) in enumerate(items):
+            problem = type_problem(inner, item, f"{key}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    if container in (dict, collections.abc.Mapping):
+        if not isinstance(value, dict):
+            return wrong
+        for inner_key, item in value.items():
+            if args:
+                problem = type_problem(args[0], inner_key, f"{key}.{inner_key}") or type_problem(
+                    args[1], item, f"{key}.{inner_key}"
+                )
+                if problem is not None:
+                    return problem
+        return None
+    return None  # a type YAML cannot express (tensors, modules): not checked

@@ -1,29 +1,33 @@
-"""A stand-in for :class:`genmm.trainer.run.Run` to step a trainer by hand, in a unit test or a
-benchmark: the models, the losses and a batch maker, on one device, without a recipe, data,
-checkpoints or hooks. ``run.stream.batch_size`` is the ``batch_size`` given (a trainer that
-sizes its own draws by the phase's batch reads it there, as from a real Run).
+"""A stand-in for :class:`genmm.training.Run` to step a trainer by hand, in a unit test or a
+benchmark: the models, the losses and a batch maker, on one device, without a recipe file,
+data, checkpoints or hooks. It satisfies :class:`genmm.surface.TrainerRun` and steps through
+the same :class:`genmm.training.Optimization` as a real run.
 
-    run = MiniRun({"generator": G, "discriminator": D}, {"adversarial": loss}, make_batch)
+    run = MiniRun({"generator": G, "discriminator": D}, {"adversarial": loss}, make_batch,
+                  batch_size=32)
     trainer.setup(run)
-    logs = trainer.train_step(run)
+    logs = run.step_once(trainer)        # train_step, schedules and EMA, as the loop does
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from types import SimpleNamespace
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from genmm.trainer.ema import EMA
+from genmm.training.ema import EMA
+from genmm.training.optim import Optimization
+from genmm.training.run import Run
 
 
 class MiniRun:
-    """What a trainer's ``setup`` and ``train_step`` use of a Run; ``make_batch()`` returns each
-    batch (e.g. ``{"real": images}``). Values are not moved: build them on ``device``."""
+    """``make_batch()`` returns each batch (e.g. ``{"real": images}``); values are not moved, so
+    build them on ``device``. ``optimizers``/``schedules``/``clip_grad_norm``/``accumulate``
+    are the phase keys of the same names."""
 
     def __init__(
         self,
@@ -33,32 +37,75 @@ class MiniRun:
         *,
         device: str | torch.device = "cpu",
         phase_name: str = "test",
-        batch_size: int | None = None,
+        batch_size: int = 1,
+        description: dict[str, Any] | None = None,
+        optimizers: dict[str, dict[str, Any]] | None = None,
+        schedules: dict[str, dict[str, Any]] | None = None,
+        clip_grad_norm: float | None = None,
+        accumulate: int = 1,
+        total_steps: int = 1000,
+        out: str | Path = "runs/mini",
     ) -> None:
         self.models, self.losses, self.make_batch = models, losses, make_batch
         self.device = torch.device(device)
+        self.recipe: dict[str, Any] = {"seed": 0, "phases": {phase_name: {"trainer": "mini"}}}
         self.recipe_file: str | None = None
+        self.out = Path(out)
+        self.dataset: Any = None
+        self.description = dict(description or {})
         self.phase_name, self.step = phase_name, 0
+        self.generate_seed: int | None = None
         self.ema: dict[str, EMA] = {}
-        self.distributed = False
-        self.stream = SimpleNamespace(batch_size=batch_size) if batch_size else None
+        self._batch_size = batch_size
+        self.optimization = Optimization(
+            specs=optimizers,
+            schedules=schedules,
+            total_steps=total_steps,
+            clip_grad_norm=clip_grad_norm,
+            accumulate=accumulate,
+            device=self.device,
+        )
 
-    def model(self, role: str) -> nn.Module:
-        return self.models[role]
+    # the members shared with Run are Run's own functions, so the two cannot drift
+    model = Run.model
+    loss = Run.loss
+    sampling_model = Run.sampling_model
+    sample = Run.sample
+    to_device = Run.to_device
+    add_optimizer = Run.add_optimizer
+    update = Run.update
+    autocast = Run.autocast
+    add_ema = Run.add_ema
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.out / "samples"
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
 
     def next_batch(self) -> Any:
         return self.make_batch()
 
-    def to_device(self, value: Any) -> Any:
-        return value
+    @contextlib.contextmanager
+    def evaluating(self, seed: int | None = None) -> Iterator[None]:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(0 if seed is None else seed)
+            states = {role: model.training for role, model in self.models.items()}
+            for model in self.models.values():
+                model.eval()
+            try:
+                yield
+            finally:
+                for role, model in self.models.items():
+                    model.train(states[role])
 
-    def autocast(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
-
-    def add_ema(self, role: str, decay: float, start: int = 0) -> EMA:
-        self.ema[role] = EMA(self.models[role], decay, start)
-        return self.ema[role]
-
-    def update_ema(self, role: str) -> None:  # a no-op without EMA, as in Run
-        if role in self.ema:
-            self.ema[role].update(self.models[role], self.step)
+    def step_once(self, trainer: Any) -> dict[str, Any]:
+        """One ``train_step`` followed by what the loop does after it: the schedules and EMA."""
+        logs = trainer.train_step(self)
+        self.optimization.step_schedules()
+        for role, ema in self.ema.items():
+            ema.update(self.models[role], self.step)
+        self.step += 1
+        return logs

@@ -6,15 +6,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.surface import BuiltRun as Run
 
 
 class Writer:
     """Base class of registered writers.
 
     Subclasses implement :meth:`write`. :meth:`generate` is what ``genmm generate`` calls;
-    a subclass that takes modality options (``--text``, ``--label``) overrides it and names
-    them as keyword arguments: the CLI checks ``--option value`` pairs against its signature.
+    a subclass that takes sampling options (``--truncation``, ``--temperature``, ``--label``)
+    names them as keyword arguments of its ``generate`` (the CLI checks ``--option value``
+    pairs against that signature) and passes them on to ``run.sample(n, **options)``, which
+    hands them to the generator's forward: no writer sets state on a model. A writer factory
+    that needs the data's facts (a vocabulary, a sample rate) takes ``description``. The
+    folder a writer is given exists.
     """
 
     #: file name ending of the default output, e.g. ".png"
@@ -29,12 +33,15 @@ class Writer:
         samples = run.sample(run.recipe["samples"]["n"])
         return self.write(samples, stem.with_suffix(self.suffix) if self.suffix else stem)
 
-    def generate(self, run: Run, n: int, out: Path | None) -> list[Path]:
+    def generate(self, run: Run, n: int, out: Path | None, **options: Any) -> list[Path]:
         """``genmm generate RUN --n N -o OUT``: new samples from the trained generator."""
         with run.evaluating(seed=run.generate_seed):
-            samples = run.sample(n)
-        return self.write(samples, out or default_output(run, self.suffix))
+            samples = run.sample(n, **options)
+        return self.write(samples, output_path(run, out, self.suffix))
 
 
-def default_output(run: Run, suffix: str) -> Path:
-    return run.out / "generated" / f"step-{run.step:06d}{suffix}"
+def output_path(run: Run, out: Path | None, suffix: str) -> Path:
+    """``out``, or ``<run>/generated/step-N<suffix>``; its folder is created."""
+    path = Path(out) if out is not None else run.out / "generated" / f"step-{run.step:06d}{suffix}"
+    (path if not path.suffix and suffix else path.parent).mkdir(parents=True, exist_ok=True)
+    return path

@@ -32,7 +32,7 @@ eval: {{every: 0, metrics: [toy.modes]}}
 samples: {{every: 0, n: 16}}
 writer: {{name: toy.scatter, size: 64}}
 checkpoint: {{every: {every}, keep: 5}}
-trainer: {{progress: false, log_every: 1}}
+runtime: {{progress: false, log_every: 1}}
 """
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from genmm.metrics.bleu import References, mean_bleu, self_bleu, sentence_bleu  # noqa: F401
 from genmm.metrics.frechet import frechet_distance, gaussian_statistics, kernel_inception_distance
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.surface import BuiltRun as Run
 
 
 class Metric:
     """A registered metric: ``__call__(run) -> {name: value}``, run inside ``run.evaluating()``
+    (a factory that needs the data's facts takes ``description``; held-out data is
+    ``run.dataset.held_out_set()``)
     (eval mode, no gradients, a private random stream)."""
 
     def __call__(self, run: Run) -> dict[str, float]:

@@ -28,7 +28,7 @@ from genmm_audio.generator import fold_weight_norm
 from genmm_audio.losses import mrstft_distance
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 log = logging.getLogger(__name__)
 

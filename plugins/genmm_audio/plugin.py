@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import genmm
 from genmm_audio import metrics
 from genmm_audio.data import SpeechDataset, espeak_corpus
@@ -50,3 +52,8 @@ def genmm_register_metrics(register):
 @genmm.hookimpl
 def genmm_register_writers(register):
     register("audio.wav", WavWriter)
+
+
+@genmm.hookimpl
+def genmm_recipe_folders():
+    return [Path(__file__).resolve().parent / "recipes"]

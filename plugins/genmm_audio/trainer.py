@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from genmm.errors import RecipeError
 from genmm.losses import Context
-from genmm.trainer.gan import fetch_batch, generate, sample_latent
-from genmm.trainer.phase import Phase
+from genmm.training.gan import fetch_batch, generate, sample_latent
+from genmm.training.trainer import Trainer
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 
-class GeneratorPretraining(Phase):
+class GeneratorPretraining(Trainer):
     """Generator-only steps on the named generator losses (no discriminator)."""
 
     def __init__(

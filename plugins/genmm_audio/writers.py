@@ -21,7 +21,7 @@ from genmm_audio.data import frontend_from_data, load_audio
 from genmm_audio.generator import fold_weight_norm
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 # a perceptual dark-blue -> yellow ramp (anchors of matplotlib's viridis)
 ANCHORS = np.array(

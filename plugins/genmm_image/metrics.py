@@ -35,7 +35,7 @@ from genmm.errors import DataError, RecipeError
 from genmm.metrics import Metric, frechet_distance, gaussian_statistics, kernel_inception_distance
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 log = logging.getLogger(__name__)
 

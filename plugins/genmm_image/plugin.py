@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import genmm
 from genmm_image import advanced
 from genmm_image.conditional import (
@@ -59,3 +61,8 @@ def genmm_register_metrics(register):
 def genmm_register_writers(register):
     register("image.grid", ImageGridWriter, about="PNG grid; generate --n 64 [--label 7]")
     advanced.register_writers(register)
+
+
+@genmm.hookimpl
+def genmm_recipe_folders():
+    return [Path(__file__).resolve().parent / "recipes"]

@@ -20,7 +20,7 @@ from genmm.writers import Writer, default_output
 from genmm_image.data import to_uint8
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 

@@ -3,7 +3,7 @@ held-out text, BLEU-n against held-out text and self-BLEU (Zhu et al. 2018, Texy
 
 ``text.nll_oracle`` is the paper's measure: the oracle's mean per-token negative
 log-likelihood of ``n_samples`` (10,000) sequences drawn from G. BLEU and self-BLEU use the
-core's modality-free :mod:`genmm.metrics.bleu` (NLTK sentence BLEU with smoothing method 1),
+core's modality-free :mod:`genmm_text.bleu` (NLTK sentence BLEU with smoothing method 1),
 on words of the decoded text (or token ids for the oracle).
 """
 
@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 import torch
 
 from genmm.errors import DataError
-from genmm.metrics import Metric, References, mean_bleu, self_bleu
+from genmm.metrics import Metric
+from genmm_text.bleu import References, mean_bleu, self_bleu
 from genmm_text.trainer import draw_samples
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 
 def text_dataset(run: Run, metric: str):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import genmm
 from genmm_text.data import CorpusDataset, NewsDataset, OracleDataset
 from genmm_text.discriminator import CNNDiscriminator
 from genmm_text.generator import GPT2Generator, LSTMGenerator
 from genmm_text.metrics import BLEU, OracleNLL, SelfBLEU, TestNLL
 from genmm_text.tokenizer import FILE_NAME
-from genmm_text.trainer import DiscriminatorPretrainPhase, MLEPhase, SeqGANPhase
+from genmm_text.trainer import DiscriminatorPretrainer, MLETrainer, SeqGANTrainer
 from genmm_text.writers import TextWriter
 
 PAPER = "Yu et al., SeqGAN, AAAI 2017"
@@ -30,9 +32,9 @@ def genmm_register_models(register):
 
 @genmm.hookimpl
 def genmm_register_trainers(register):
-    register("text.mle", MLEPhase, paper=PAPER)
-    register("text.discriminator_pretrain", DiscriminatorPretrainPhase, paper=PAPER)
-    register("text.seqgan_adversarial", SeqGANPhase, paper=PAPER + ", algorithm 1")
+    register("text.mle", MLETrainer, paper=PAPER)
+    register("text.discriminator_pretrain", DiscriminatorPretrainer, paper=PAPER)
+    register("text.seqgan_adversarial", SeqGANTrainer, paper=PAPER + ", algorithm 1")
 
 
 @genmm.hookimpl
@@ -54,3 +56,8 @@ def genmm_run_start(run):
     tokenizer = getattr(run.dataset, "tokenizer", None)
     if tokenizer is not None and type(run.dataset).__module__ == "genmm_text.data":
         tokenizer.save(run.out / FILE_NAME)
+
+
+@genmm.hookimpl
+def genmm_recipe_folders():
+    return [Path(__file__).resolve().parent / "recipes"]

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from genmm.trainer import Phase
+from genmm.training import Trainer
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 G_OPTIMIZER = {"name": "adam", "lr": 0.01}
 D_OPTIMIZER = {"name": "adam", "lr": 1e-4}
@@ -49,7 +49,7 @@ def draw_samples(generator: nn.Module, n: int, chunk: int = 2000) -> torch.Tenso
         generator.train(training)
 
 
-class MLEPhase(Phase):
+class MLETrainer(Trainer):
     """Maximum-likelihood pre-training of the generator (teacher forcing)."""
 
     def __init__(
@@ -121,7 +121,7 @@ class DiscriminatorTraining:
             self.pool_position = int(state["pool_position"])
 
 
-class DiscriminatorPretrainPhase(DiscriminatorTraining, Phase):
+class DiscriminatorPretrainer(DiscriminatorTraining, Trainer):
     """D pre-training on real data against negatives from G, drawn afresh every
     ``refresh_epochs`` epochs over them."""
 
@@ -133,7 +133,7 @@ class DiscriminatorPretrainPhase(DiscriminatorTraining, Phase):
         refresh_epochs: int = 3,
         optimizer: dict[str, Any] | None = None,
     ) -> None:
-        Phase.__init__(self)
+        Trainer.__init__(self)
         if negatives < 1 or refresh_epochs < 1:
             raise ValueError("negatives and refresh_epochs must be >= 1")
         self.generator_role = generator
@@ -166,7 +166,7 @@ class DiscriminatorPretrainPhase(DiscriminatorTraining, Phase):
         self.load_pool_state(state, self.D.embedding.weight.device)
 
 
-class SeqGANPhase(DiscriminatorTraining, Phase):
+class SeqGANTrainer(DiscriminatorTraining, Trainer):
     """Adversarial rounds: policy-gradient G updates with Monte Carlo rollout rewards, then
     D updates on fresh negatives (algorithm 1). One phase step is one round."""
 
@@ -184,7 +184,7 @@ class SeqGANPhase(DiscriminatorTraining, Phase):
         g_optimizer: dict[str, Any] | None = None,
         d_optimizer: dict[str, Any] | None = None,
     ) -> None:
-        Phase.__init__(self)
+        Trainer.__init__(self)
         if rollouts < 1 or g_steps < 0 or d_steps < 0 or d_epochs < 0 or negatives < 1:
             raise ValueError("rollouts and negatives must be >= 1; step counts >= 0")
         if not 0.0 <= rollout_update_rate <= 1.0:

@@ -16,7 +16,7 @@ from genmm.writers import Writer, default_output
 from genmm_text.tokenizer import FILE_NAME, TextTokenizer
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 
 def run_tokenizer(run: Run) -> TextTokenizer | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import genmm
 from genmm_toy.data import Grid, Ring
 from genmm_toy.metrics import ModeCoverage
@@ -29,3 +31,8 @@ def genmm_register_metrics(register):
 @genmm.hookimpl
 def genmm_register_writers(register):
     register("toy.scatter", ScatterWriter)
+
+
+@genmm.hookimpl
+def genmm_recipe_folders():
+    return [Path(__file__).resolve().parent / "recipes"]

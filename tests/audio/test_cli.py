@@ -32,7 +32,7 @@ def tiny(root: Path) -> list[str]:
         "samples.n=1",
         "writer.utterances=1",
         "writer.max_seconds=1.0",
-        "trainer.progress=false",
+        "runtime.progress=false",
     ]
 
 

@@ -9,8 +9,8 @@ import torch
 from genmm import recipe as recipes
 from genmm.losses import Context, FeatureMatchingLoss, HingeLoss, discriminate
 from genmm.plugins import PluginManager
-from genmm.trainer.loop import Trainer
-from genmm.trainer.run import Run
+from genmm.training.loop import Loop
+from genmm.training.run import Run
 from genmm_audio.data import SpeechDataset
 from genmm_audio.discriminator import MultiScaleDiscriminator
 from genmm_audio.generator import MelGANGenerator
@@ -34,7 +34,7 @@ eval: {{every: 0, metrics: []}}
 samples: {{every: 0, n: 1}}
 writer: {{name: audio.wav}}
 checkpoint: {{every: 0, keep: 1}}
-trainer: {{progress: false, log_every: 1}}
+runtime: {{progress: false, log_every: 1}}
 """
 
 
@@ -47,7 +47,7 @@ def train(tmp_path, folder, pretrain: int, vocoder: int) -> list[dict]:
     resolved = recipes.resolve(path, [])
     recipes.validate(resolved, manager.registry, str(path))
     run = Run(resolved, manager, recipe_file=str(path), out=tmp_path / "run")
-    assert Trainer(run).fit() == "completed"
+    assert Loop(run).fit() == "completed"
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     return [record for record in map(json.loads, lines) if "phase_step" in record]
 

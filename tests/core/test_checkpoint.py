@@ -14,9 +14,9 @@ import torch
 
 from genmm import recipe as recipes
 from genmm.errors import CheckpointError
-from genmm.trainer import checkpoint
-from genmm.trainer.loop import Trainer
-from genmm.trainer.run import Run
+from genmm.training import checkpoint
+from genmm.training.loop import Loop
+from genmm.training.run import Run
 
 
 def train(
@@ -31,7 +31,7 @@ def train(
     resolved["out"] = str(out)
     recipes.validate(resolved, manager.registry, str(path))
     run = Run(resolved, manager, recipe_file=str(path), out=out)
-    trainer = Trainer(run, max_steps=max_steps)
+    trainer = Loop(run, max_steps=max_steps)
     if resume is not None:
         trainer.resume_from(checkpoint.find(resume))
     assert trainer.fit() == "completed"

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from genmm.trainer.data import BatchStream
+from genmm.training.data import BatchStream
 
 CHECKSUM_PLUGIN = """
 import json, os

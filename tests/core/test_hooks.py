@@ -10,8 +10,8 @@ import pytest
 
 from genmm import recipe as recipes
 from genmm.plugins import PluginManager
-from genmm.trainer.loop import Trainer
-from genmm.trainer.run import Run
+from genmm.training.loop import Loop
+from genmm.training.run import Run
 
 RECORDER = '''
 import genmm
@@ -58,7 +58,7 @@ class Zero(genmm.losses.Loss):
         return context.fake.sum() * 0
 
 
-class Plain(genmm.trainer.GANTrainer):
+class Plain(genmm.training.GANTrainer):
     """A registered trainer."""
 
 
@@ -142,7 +142,7 @@ eval: {every: 2, metrics: [rec.mean]}
 samples: {every: 4, n: 3}
 writer: {name: rec.text}
 checkpoint: {every: 2, keep: 2}
-trainer: {progress: false}
+runtime: {progress: false}
 """
 
 
@@ -156,7 +156,7 @@ def recorded(tmp_path_factory):
     resolved = recipes.resolve(folder / "recipe.yaml")
     recipes.validate(resolved, manager.registry, "recipe.yaml")
     run = Run(resolved, manager, out=folder / "run")
-    status = Trainer(run).fit()
+    status = Loop(run).fit()
     calls = sys.modules["genmm_file_plugin_recorder"].CALLS
     return manager, run, status, calls
 

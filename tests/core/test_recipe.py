@@ -24,7 +24,7 @@ def check(recipe_path: Path, manager, overrides=()):
 def test_tiny_recipe_validates(tiny_recipe, manager):
     resolved = check(tiny_recipe(), manager)
     assert resolved["phases"]["gan"]["trainer"] == "core.gan"
-    assert resolved["trainer"]["on_nan"] == "stop"  # core default filled in
+    assert resolved["runtime"]["on_nan"] == "stop"  # core default filled in
 
 
 def test_base_is_merged_first_and_relative(tmp_path, manager, tiny_recipe):
@@ -86,11 +86,11 @@ def test_overrides_are_yaml_and_reach_phases_by_name(tiny_recipe, manager):
         (("max_steps: 10", "max_steps: -3"), ["phases.gan.max_steps", "non-negative integer"]),
         (
             ("trainer: {progress: false", "trainer: {threads: -1, progress: false"),
-            ["trainer.threads", "non-negative integer", "-1"],
+            ["runtime.threads", "non-negative integer", "-1"],
         ),
         (
             ("trainer: {progress: false", "trainer: {progres: false"),
-            ["trainer.progres", "did you mean 'progress'"],
+            ["runtime.progres", "did you mean 'progress'"],
         ),
         (("seed: 0", "sed: 0"), ["unknown top-level key 'sed'", "did you mean 'seed'"]),
         (

@@ -14,10 +14,10 @@ from genmm import recipe as recipes
 from genmm.errors import DataError, TrainingError
 from genmm.metrics import frechet_distance, gaussian_statistics, kernel_inception_distance
 from genmm.plugins import PluginManager
-from genmm.trainer.data import BatchStream
-from genmm.trainer.ema import EMA
-from genmm.trainer.loop import Trainer
-from genmm.trainer.run import Run
+from genmm.training.data import BatchStream
+from genmm.training.ema import EMA
+from genmm.training.loop import Loop
+from genmm.training.run import Run
 
 NAN_PLUGIN = '''
 import genmm
@@ -59,7 +59,7 @@ def build(tiny_recipe, tmp_path, overrides=(), plugin_text=None):
 def test_non_finite_loss_stops_naming_step_and_loss(tiny_recipe, tmp_path):
     run = build(tiny_recipe, tmp_path, ["losses.boom={name: boom.explode}"], NAN_PLUGIN)
     with pytest.raises(TrainingError) as error:
-        Trainer(run).fit()
+        Loop(run).fit()
     assert "non-finite loss at step 3 of phase 'gan'" in str(error.value)
     assert "boom=nan" in str(error.value) and "on_nan=rollback" in str(error.value)
 
@@ -68,10 +68,10 @@ def test_rollback_reloads_last_checkpoint_and_lowers_lr(tiny_recipe, tmp_path):
     run = build(
         tiny_recipe,
         tmp_path,
-        ["losses.boom={name: boom.explode, at: [6]}", "trainer.on_nan=rollback"],
+        ["losses.boom={name: boom.explode, at: [6]}", "runtime.on_nan=rollback"],
         NAN_PLUGIN,
     )
-    assert Trainer(run).fit() == "completed"
+    assert Loop(run).fit() == "completed"
     assert run.step == 8
     lines = [json.loads(x) for x in (run.out / "metrics.jsonl").read_text().splitlines()]
     rollback = [x for x in lines if "rollback" in x]
@@ -82,7 +82,7 @@ def test_rollback_reloads_last_checkpoint_and_lowers_lr(tiny_recipe, tmp_path):
 
 def test_n_critic_updates_discriminator_more_often(tiny_recipe, tmp_path):
     run = build(tiny_recipe, tmp_path, ["phases.gan.n_critic=3", "phases.gan.max_steps=4"])
-    Trainer(run).fit()
+    Loop(run).fit()
     d_state = run.phase.optimizers["discriminator"].state_dict()["state"][0]["step"]
     g_state = run.phase.optimizers["generator"].state_dict()["state"][0]["step"]
     assert (float(d_state), float(g_state)) == (12.0, 4.0)
@@ -91,7 +91,7 @@ def test_n_critic_updates_discriminator_more_often(tiny_recipe, tmp_path):
 
 def test_accumulation_draws_micro_batches(tiny_recipe, tmp_path):
     run = build(tiny_recipe, tmp_path, ["phases.gan.accumulate=2", "phases.gan.max_steps=3"])
-    Trainer(run).fit()
+    Loop(run).fit()
     assert run.stream.state_dict()["index"] == 6 * 32
     assert float(run.phase.optimizers["generator"].state_dict()["state"][0]["step"]) == 3.0
 
@@ -102,14 +102,14 @@ def test_linear_schedule_reaches_zero(tiny_recipe, tmp_path):
         tmp_path,
         ["phases.gan.schedules={generator: {name: linear}, discriminator: {name: cosine}}"],
     )
-    Trainer(run).fit()
+    Loop(run).fit()
     assert run.phase.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(0.0)
     assert run.phase.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(0.0)
 
 
 def test_ema_generator_is_used_for_samples(tiny_recipe, tmp_path):
     run = build(tiny_recipe, tmp_path, ["phases.gan.ema=0.5"])
-    Trainer(run).fit()
+    Loop(run).fit()
     assert run.sampling_model() is run.ema["generator"].shadow
     live = dict(run.models["generator"].named_parameters())
     shadow = dict(run.ema["generator"].shadow.named_parameters())
@@ -134,7 +134,7 @@ def test_clip_grad_norm_is_applied(tiny_recipe, tmp_path, monkeypatch):
         lambda params, norm: seen.append(norm) or original(params, norm),
     )
     run = build(tiny_recipe, tmp_path, ["phases.gan.clip_grad_norm=0.5", "phases.gan.max_steps=2"])
-    Trainer(run).fit()
+    Loop(run).fit()
     assert seen == [0.5] * 4
 
 
@@ -242,7 +242,7 @@ def test_empty_dataset_is_a_data_error():
 
 def test_core_gan_steps_on_a_mini_run_and_learns_a_shifted_gaussian():
     from genmm.testing import MiniRun
-    from genmm.trainer.gan import GANTrainer
+    from genmm.training.gan import GANTrainer
 
     torch.manual_seed(0)
 
@@ -274,7 +274,7 @@ def test_core_gan_steps_on_a_mini_run_and_learns_a_shifted_gaussian():
 
 
 def test_trainer_threads_sets_torchs_thread_count(tiny_recipe, tmp_path):
-    build(tiny_recipe, tmp_path, ["trainer.threads=2"])
+    build(tiny_recipe, tmp_path, ["runtime.threads=2"])
     assert torch.get_num_threads() == 2  # the autouse fixture restores its own count after
-    build(tiny_recipe, tmp_path / "again", ["trainer.threads=1"])
+    build(tiny_recipe, tmp_path / "again", ["runtime.threads=1"])
     assert torch.get_num_threads() == 1

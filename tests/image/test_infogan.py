@@ -195,7 +195,7 @@ TINY_OVERRIDES = [
     "eval.every=0",
     "samples.every=2",
     "samples.n=16",
-    "trainer.progress=false",
+    "runtime.progress=false",
 ]
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 COMMON = [
-    "trainer.progress=false",
+    "runtime.progress=false",
     "eval.every=0",
     "samples.every=2",
     "checkpoint.every=2",
@@ -106,7 +106,7 @@ def test_mode_collapse_remedies_train_through_the_cli(cli, tmp_path):
         cli,
         "dcgan_shapes",
         out,
-        "trainer.log_every=1",
+        "runtime.log_every=1",
         "models.discriminator.minibatch_std=true",
         "models.discriminator.features=true",
         "losses.feature_matching={name: core.feature_matching, weight: 1.0, statistic: mean}",

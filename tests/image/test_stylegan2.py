@@ -181,7 +181,7 @@ TINY_OVERRIDES = [
     "eval.every=0",
     "samples.every=2",
     "samples.n=16",
-    "trainer.progress=false",
+    "runtime.progress=false",
 ]
 
 
@@ -240,9 +240,9 @@ RESUME_OVERRIDES = [
 def test_resume_equals_an_uninterrupted_run(manager, tmp_path):
     """Weights, EMA, path-length mean and the lazy counters carry over a resume exactly."""
     from genmm import recipe as recipes
-    from genmm.trainer import checkpoint
-    from genmm.trainer.loop import Trainer
-    from genmm.trainer.run import Run
+    from genmm.training import checkpoint
+    from genmm.training.loop import Loop
+    from genmm.training.run import Run
 
     path = RECIPES / "stylegan2_shapes.yaml"
 
@@ -251,7 +251,7 @@ def test_resume_equals_an_uninterrupted_run(manager, tmp_path):
         resolved["out"] = str(out)
         recipes.validate(resolved, manager.registry, str(path))
         run = Run(resolved, manager, recipe_file=str(path), out=out)
-        trainer = Trainer(run, max_steps=max_steps)
+        trainer = Loop(run, max_steps=max_steps)
         if resume:
             trainer.resume_from(checkpoint.find(out))
         assert trainer.fit() == "completed"

@@ -1,4 +1,4 @@
-"""genmm.metrics.bleu agrees with NLTK's sentence BLEU (smoothing method 1) to 1e-6."""
+"""genmm_text.bleu agrees with NLTK's sentence BLEU (smoothing method 1) to 1e-6."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from genmm.metrics import References, mean_bleu, self_bleu, sentence_bleu
+from genmm_text.bleu import References, mean_bleu, self_bleu, sentence_bleu
 
 nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")
 

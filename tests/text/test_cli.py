@@ -28,7 +28,7 @@ TINY_ORACLE = [
     "phases.adversarial.d_steps=1",
     "phases.adversarial.d_epochs=1",
     "eval.metrics=[{name: text.nll_oracle, n_samples: 64}]",
-    "trainer.progress=false",
+    "runtime.progress=false",
 ]
 
 
@@ -77,7 +77,7 @@ def test_news_recipe_trains_and_generates_text(tmp_path, cli):
         "phases.adversarial.batch_size=4", "phases.adversarial.negatives=16",
         "phases.adversarial.d_steps=1", "phases.adversarial.d_epochs=1",
         "phases.d_pretrain.negatives=32", "eval.every=0", "samples.n=3",
-        "trainer.progress=false", env=CLI_ENV,
+        "runtime.progress=false", env=CLI_ENV,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (out / "tokenizer.json").exists()

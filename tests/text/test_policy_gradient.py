@@ -9,12 +9,12 @@ import torch
 from genmm.testing import MiniRun
 from genmm_text.discriminator import CNNDiscriminator
 from genmm_text.generator import LSTMGenerator
-from genmm_text.trainer import SeqGANPhase
+from genmm_text.trainer import SeqGANTrainer
 
 VOCAB, LENGTH, BATCH = 20, 6, 64
 
 
-def make_phase(clip: float | None) -> tuple[SeqGANPhase, LSTMGenerator, MiniRun]:
+def make_phase(clip: float | None) -> tuple[SeqGANTrainer, LSTMGenerator, MiniRun]:
     torch.manual_seed(0)
     generator = LSTMGenerator(vocab_size=VOCAB, max_length=LENGTH, embedding_dim=8, hidden_dim=8)
     discriminator = CNNDiscriminator(
@@ -26,7 +26,7 @@ def make_phase(clip: float | None) -> tuple[SeqGANPhase, LSTMGenerator, MiniRun]
         lambda: {"real": torch.randint(1, VOCAB, (BATCH, LENGTH))},
         batch_size=BATCH,
     )
-    phase = SeqGANPhase(
+    phase = SeqGANTrainer(
         rollouts=2, d_steps=0, clip_grad_norm=clip, g_optimizer={"name": "sgd", "lr": 1.0}
     )
     phase.setup(run)

@@ -22,8 +22,8 @@ from pathlib import Path
 import genmm
 from genmm import recipe as recipes
 from genmm.plugins import get_manager
-from genmm.trainer.loop import Trainer
-from genmm.trainer.run import Run
+from genmm.training.loop import Loop
+from genmm.training.run import Run
 from tests.conftest import RECIPES
 
 # The scale (module doc); `benchmarks/bench_text.py quality --scale ci` imports this one copy
@@ -55,8 +55,8 @@ QUIET = [  # the test measures for itself: no periodic metrics, samples, checkpo
     "eval.every=0",
     "samples.every=0",
     "checkpoint.every=0",
-    "trainer.progress=false",
-    "trainer.log_every=0",
+    "runtime.progress=false",
+    "runtime.log_every=0",
 ]
 EVAL_SAMPLES = 2000
 MARGIN = 0.01  # nats; the smallest drop measured on seeds 0-2 was 0.021
@@ -88,7 +88,7 @@ def oracle_experiment(seed: int, out: Path) -> tuple[float, float]:
     hook = MeasureAfterMLE()
     manager.pm.register(hook, name="test_text_after_mle")
     try:
-        status = Trainer(run).fit()
+        status = Loop(run).fit()
     finally:
         manager.pm.unregister(hook)
     assert status == "completed" and after_mle

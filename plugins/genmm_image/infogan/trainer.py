@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from genmm.errors import RecipeError
-from genmm.trainer.gan import GANTrainer, fetch_batch, sample_latent
+from genmm.training.gan import GANTrainer, fetch_batch, sample_latent
 from genmm_image.infogan.losses import MutualInformationLoss
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 INFOGAN_OPTIMIZERS = {
     "generator": {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.999]},

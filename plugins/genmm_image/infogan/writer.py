@@ -20,7 +20,7 @@ from genmm.errors import RecipeError
 from genmm_image.writers import ImageGridWriter, output_path
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 
 def traversal_latents(generator, code: int, steps: int, span: float, device) -> Tensor:

@@ -27,10 +27,10 @@ import torch
 from torch import Tensor
 
 from genmm.losses import Context, R1Penalty
-from genmm.trainer.gan import GANTrainer, fetch_batch
+from genmm.training.gan import GANTrainer, fetch_batch
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 STYLEGAN2_OPTIMIZER = {"name": "adam", "lr": 0.0025, "betas": [0.0, 0.99], "eps": 1e-8}
 

@@ -27,7 +27,7 @@ from genmm.errors import RecipeError
 from genmm_image.writers import ImageGridWriter, output_path
 
 if TYPE_CHECKING:
-    from genmm.trainer.run import Run
+    from genmm.training.run import Run
 
 NOISE_MODES = ("const", "random", "none")
 

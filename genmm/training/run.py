@@ -1,4 +1,9 @@
-"""The :class:`Run`: everything one experiment has, built from a resolved recipe."""
+"""The :class:`Run`: what a recipe builds, and the state the loop owns while it trains.
+
+What plugins may use of it is written down as Protocols in :mod:`genmm.surface`
+(``TrainerRun`` for trainers, ``BuiltRun`` for metrics and writers); everything else on this
+class belongs to the core.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -18,11 +23,14 @@ from torch import nn
 
 from genmm import recipe as recipes
 from genmm.errors import CheckpointError, RecipeError
-from genmm.plugins import PluginManager
-from genmm.trainer import checkpoint, distributed
-from genmm.trainer.data import BatchStream
-from genmm.trainer.ema import EMA
-from genmm.trainer.gan import generate, sample_latent
+from genmm.registry import closest
+from genmm.training import checkpoint, distributed
+from genmm.training.data import BatchStream
+from genmm.training.ema import EMA
+from genmm.training.optim import Optimization
+
+if TYPE_CHECKING:
+    from genmm.plugins import PluginManager
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +47,37 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Run:
-    """A recipe made real: data, models, losses, metrics, writer, the run folder and counters.
+def sample_latent(generator: nn.Module, n: int, device: torch.device | str) -> Any:
+    """The generator's latent for ``n`` samples (``None`` when it takes no noise)."""
+    custom = getattr(generator, "sample_latent", None)
+    if callable(custom):
+        return custom(n, device)
+    latent_dim = getattr(generator, "latent_dim", 0)
+    if not latent_dim:
+        return None
+    return torch.randn(n, latent_dim, device=device)
 
-    Plugins meet it in every lifecycle hook and in their trainers, metrics and writers.
-    """
+
+def generate(generator: nn.Module, latent: Any, condition: Any = None, **options: Any) -> Any:
+    """``G(z, condition, **options)``, leaving out whichever of z and condition is ``None``."""
+    inputs = [x for x in (latent, condition) if x is not None]
+    return generator(*inputs, **options)
+
+
+def describe(dataset: Any, name: str) -> dict[str, Any]:
+    """The dataset's plain-data description (``dataset.describe()``), checked to be JSON."""
+    method = getattr(dataset, "describe", None)
+    description = method() if callable(method) else {}
+    try:
+        json.dumps(description)
+    except (TypeError, ValueError) as error:
+        raise RecipeError(f"'{name}'.describe() must return plain data (JSON): {error}", key="data")
+    return description
+
+
+class Run:
+    """A recipe made real: data, models, losses, metrics, writer, the run folder; and, while a
+    phase runs, its step, batch stream, optimisers, EMA copies and stop flag."""
 
     def __init__(
         self,
@@ -53,14 +87,13 @@ class Run:
         recipe_file: str | None = None,
         out: str | Path | None = None,
         build_data: bool = True,
+        description: dict[str, Any] | None = None,
     ) -> None:
-        self.recipe = recipe
-        self.recipe_file = recipe_file
+        self.recipe, self.recipe_file = recipe, recipe_file
         self.manager = manager
-        self.registry = manager.registry
-        self.hook = manager.hook
+        self.registry, self.hook = manager.registry, manager.hook
         self.out = Path(out or recipe.get("out") or "runs/run")
-        settings = recipe["trainer"]
+        settings = recipe["runtime"]
         self.distributed = distributed.initialise()
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.is_main = self.rank == 0
@@ -71,15 +104,22 @@ class Run:
         if settings.get("threads"):  # 0: torch's default (one per core)
             torch.set_num_threads(settings["threads"])
         precision = settings["precision"]
-        self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        if precision == "auto":
+            precision = "bf16" if self.device.type == "cuda" else "fp32"
+        self.precision = precision
+        # ---- the loop's state
         self.step = 0
         self.phase_name = ""
-        self.phase: Any = None
+        self.trainer: Any = None
         self.stream: BatchStream | None = None
+        self.optimization = Optimization(device=self.device, precision=precision)
         self.ema: dict[str, EMA] = {}
         self.stop_requested: str | None = None
+        self.status: str | None = None  # "completed" / "interrupted" once trained
         self.generate_seed: int | None = None
+        self.checkpoint_folder: Path | None = None
         self._tensorboard: Any = None
+        # ---- what the recipe builds
         seed_everything(int(recipe["seed"]))
         file = recipe_file
         self.dataset = None
@@ -87,11 +127,12 @@ class Run:
             self.dataset = self.registry.build(
                 "datasets", recipe["data"], file=file, key="data", seed=recipe["seed"]
             )
+            description = describe(self.dataset, recipe["data"]["name"])
+        self.description: dict[str, Any] = dict(description or {})
+        injected = {"description": self.description}
         self.models: dict[str, nn.Module] = {}
         for role, spec in recipe.get("models", {}).items():
-            model = self.registry.build(
-                "models", spec, file=file, key=f"models.{role}", dataset=self.dataset
-            )
+            model = self.registry.build("models", spec, file=file, key=f"models.{role}", **injected)
             if not isinstance(model, nn.Module):
                 raise RecipeError(
                     f"'{spec['name']}' did not build an nn.Module", file=file, key=f"models.{role}"
@@ -99,26 +140,27 @@ class Run:
             self.models[role] = model.to(self.device)
             if self.distributed:
                 distributed.broadcast_module(self.models[role])
-        self.losses: dict[str, Any] = {}
-        for role, spec in recipe.get("losses", {}).items():
-            self.losses[role] = self.registry.build("losses", spec, file=file, key=f"losses.{role}")
-        self.metrics = []
-        for index, spec in enumerate(recipe["eval"].get("metrics", [])):
-            spec = {"name": spec} if isinstance(spec, str) else spec
-            self.metrics.append(
-                self.registry.build("metrics", spec, file=file, key=f"eval.metrics[{index}]")
+        self.losses: dict[str, Any] = {
+            role: self.registry.build("losses", spec, file=file, key=f"losses.{role}")
+            for role, spec in recipe.get("losses", {}).items()
+        }
+        self.metrics = [
+            self.registry.build(
+                "metrics", _spec(spec), file=file, key=f"eval.metrics[{index}]", **injected
             )
+            for index, spec in enumerate(recipe["eval"].get("metrics", []))
+        ]
         if self.distributed:  # each process draws its own noise from here on
             seed_everything(int(recipe["seed"]) + 1_000_003 * self.rank)
         self.writer = None
         if "writer" in recipe:
-            self.writer = self.registry.build("writers", recipe["writer"], file=file, key="writer")
+            self.writer = self.registry.build(
+                "writers", recipe["writer"], file=file, key="writer", **injected
+            )
 
     # ----------------------------------------------------------------- models
     def model(self, role: str) -> nn.Module:
         if role not in self.models:
-            from genmm.registry import closest
-
             raise RecipeError(
                 f"phase '{self.phase_name}' needs a model '{role}'"
                 f"{closest(role, tuple(self.models))}",
@@ -127,21 +169,54 @@ class Run:
             )
         return self.models[role]
 
+    def loss(self, role: str, kind: type | tuple[type, ...] | None = None) -> Any:
+        """The recipe's ``losses.<role>``; a RecipeError naming the key when it is missing or not
+        of ``kind``."""
+        value = self.losses.get(role)
+        if value is None or (kind is not None and not isinstance(value, kind)):
+            wanted = kind.__name__ if isinstance(kind, type) else "loss"
+            raise RecipeError(
+                f"phase '{self.phase_name}' ({self.recipe['phases'][self.phase_name]['trainer']}) "
+                f"needs a {wanted} under losses.{role}{closest(role, tuple(self.losses))}",
+                file=self.recipe_file,
+                key=f"losses.{role}",
+            )
+        return value
+
     def add_ema(self, role: str, decay: float, start: int = 0) -> EMA:
+        """Keep a moving average of ``role``; the loop updates it after every step."""
         if role not in self.ema:
             self.ema[role] = EMA(self.models[role], decay, start)
         else:
             self.ema[role].decay, self.ema[role].start = decay, start
         return self.ema[role]
 
-    def update_ema(self, role: str) -> None:
-        if role in self.ema:
-            self.ema[role].update(self.models[role], self.step)
-
     def sampling_model(self, role: str = "generator") -> nn.Module:
         """The EMA copy when the run keeps one, else the live model."""
         return self.ema[role].shadow if role in self.ema else self.model(role)
 
+    # ----------------------------------------------------------------- optimisation
+    def add_optimizer(
+        self,
+        role: str,
+        *,
+        default: dict[str, Any] | None = None,
+        parameters: Any = None,
+        lazy_every: int = 1,
+    ) -> torch.optim.Optimizer:
+        """Declare that this phase updates ``role`` (see :class:`genmm.training.Optimization`)."""
+        if parameters is None:
+            parameters = self.model(role).parameters()
+        return self.optimization.add(role, parameters, default=default, lazy_every=lazy_every)
+
+    def update(self, role: str, compute: Callable[[], torch.Tensor], *, scale: float = 1.0):
+        """One optimiser step of ``role`` on the loss ``compute()`` returns (the core's path)."""
+        return self.optimization.update(role, compute, scale=scale)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        return self.optimization.autocast()
+
+    # ----------------------------------------------------------------- sampling
     @contextlib.contextmanager
     def evaluating(self, seed: int | None = None) -> Iterator[None]:
         """Eval mode, no gradients and a private random stream: training is left untouched."""
@@ -157,15 +232,22 @@ class Run:
                 for role, model in self.models.items():
                     model.train(states[role])
 
-    def sample(self, n: int, condition: Any = None, role: str = "generator") -> torch.Tensor:
-        """``n`` samples from the generator (call inside :meth:`evaluating`)."""
+    def sample(self, n: int, condition: Any = None, role: str = "generator", **options: Any) -> Any:
+        """``n`` samples from the generator (inside :meth:`evaluating`); ``options`` (truncation,
+        temperature…) are keyword arguments of the generator's forward."""
         generator = self.sampling_model(role)
         if condition is None and callable(getattr(generator, "sample_condition", None)):
             condition = generator.sample_condition(n, self.device)
         latent = sample_latent(generator, n, self.device)
-        return generate(generator, latent, self.to_device(condition))
+        return generate(generator, latent, self.to_device(condition), **options)
 
     # ----------------------------------------------------------------- data
+    @property
+    def batch_size(self) -> int:
+        """This process's batch size in the running phase."""
+        assert self.stream is not None, "batch_size is only known inside a phase"
+        return self.stream.batch_size
+
     def next_batch(self) -> Any:
         assert self.stream is not None, "next_batch() is only available inside a phase"
         return self.stream.next()
@@ -178,11 +260,6 @@ class Run:
         if isinstance(value, (list, tuple)):
             return type(value)(self.to_device(v) for v in value)
         return value
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.bf16:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     # ----------------------------------------------------------------- files
     @property
@@ -208,23 +285,16 @@ class Run:
         record = {"time": round(time.time(), 3), **record}
         with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        board = self.tensorboard()
+        board = self._board()
         if board is not None and "step" in record:
-            scalars = dict(record.get("eval", {}))
-            scalars = {f"eval/{k}": v for k, v in scalars.items()}
-            scalars.update(
-                {
-                    f"train/{k}": v
-                    for k, v in record.items()
-                    if k not in ("time", "step", "phase_step", "eval")
-                    and isinstance(v, (int, float))
-                    and not isinstance(v, bool)
-                }
-            )
+            scalars = {f"eval/{k}": v for k, v in record.get("eval", {}).items()}
+            for key, value in record.items():
+                if key not in ("time", "step", "phase_step", "eval") and _number(value):
+                    scalars[f"train/{key}"] = value
             for key, value in scalars.items():
                 board.add_scalar(key, value, record["step"])
 
-    def tensorboard(self) -> Any:
+    def _board(self) -> Any:
         if self._tensorboard is None:
             self._tensorboard = False
             if importlib.util.find_spec("tensorboard") is not None:
@@ -270,26 +340,34 @@ class Run:
         manager: PluginManager,
         build_data: bool = True,
         overrides: list[str] | tuple[str, ...] = (),
-    ):
-        """Rebuild a run from a checkpoint's stored recipe and load its weights (eval mode)."""
-
+    ) -> Run:
+        """Rebuild a run from a checkpoint alone (its recipe, data description and weights),
+        in eval mode; the data is built only when ``build_data``."""
         folder = checkpoint.find(path)
+        file = str(folder / checkpoint.RECIPE)
         stored = recipes.parse((folder / checkpoint.RECIPE).read_text(encoding="utf-8"))
         stored.pop("versions", None)
-        stored = recipes.apply_overrides(stored, list(overrides), str(folder / checkpoint.RECIPE))
-        recipes.validate(stored, manager.registry, str(folder / checkpoint.RECIPE))
-        run_folder = folder.parent.parent
+        stored = recipes.apply_overrides(stored, list(overrides), file)
+        recipes.validate(stored, manager.registry, file)
         run = cls(
             stored,
             manager,
-            recipe_file=str(folder / checkpoint.RECIPE),
-            out=run_folder,
+            recipe_file=file,
+            out=folder.parent.parent,
             build_data=build_data,
+            description=checkpoint.load_description(folder),
         )
         run.load_weights(folder)
-        meta = checkpoint.load_meta(folder)
-        run.step = int(meta.get("step", 0))
+        run.step = int(checkpoint.load_meta(folder).get("step", 0))
         run.checkpoint_folder = folder
         for model in run.models.values():
             model.eval()
         return run
+
+
+def _spec(spec: Any) -> dict[str, Any]:
+    return {"name": spec} if isinstance(spec, str) else spec
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from genmm.errors import CheckpointError
 
 WEIGHTS, STATE, META, RECIPE = "model.safetensors", "state.pt", "meta.json", "recipe.yaml"
+DESCRIPTION = "description.json"  # the dataset's plain-data description
 
 
 def rng_state() -> dict[str, Any]:
@@ -92,6 +93,7 @@ def save(
     meta: dict[str, Any],
     recipe_text: str,
     keep: int,
+    description: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``folder/name`` atomically, point ``folder/last`` at it, keep the newest ``keep``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,6 +107,7 @@ def save(
     torch.save(state, temporary / STATE)
     (temporary / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     (temporary / RECIPE).write_text(recipe_text, encoding="utf-8")
+    (temporary / DESCRIPTION).write_text(json.dumps(description or {}), encoding="utf-8")
     for file in temporary.iterdir():
         with open(file, "rb") as handle:
             os.fsync(handle.fileno())
@@ -217,3 +220,14 @@ def load_meta(folder: Path) -> dict[str, Any]:
         return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise CheckpointError(f"{file}: cannot read ({error})")
+
+
+def load_description(folder: Path) -> dict[str, Any]:
+    """The dataset description saved with the checkpoint (``{}`` for one written without)."""
+    file = folder / DESCRIPTION
+    if not file.exists():
+        return {}
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{file}: cannot read the data description ({error})")

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from genmm.errors import CheckpointError, RecipeError, TrainingError
-from genmm.recipe import PHASE_LOOP_KEYS
-from genmm.trainer import checkpoint, distributed
-from genmm.trainer.data import BatchStream
-from genmm.trainer.phase import Phase
-from genmm.trainer.run import Run
+from genmm.recipe import PHASE_KEYS
+from genmm.training import checkpoint, distributed
+from genmm.training.data import BatchStream
+from genmm.training.optim import NonFiniteLoss, Optimization
+from genmm.training.run import Run
+from genmm.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,15 @@ def own_rng(state: dict[str, Any], run: Run) -> dict[str, Any]:
     return state["rng"]
 
 
-class Trainer:
-    """Drives a :class:`Run` through its phases."""
+def load_phase_state(run: Run, state: dict[str, Any]) -> None:
+    run.trainer.load_state_dict(state.get("trainer", {}))
+    run.optimization.load_state_dict(state.get("optimization", {}))
+
+
+class Loop:
+    """Drives a :class:`Run` through its phases: for each, the batch stream (this process's
+    slice of every global batch), the trainer, its optimisers; then steps, logs, evaluations,
+    samples, checkpoints and signals."""
 
     def __init__(self, run: Run, *, max_steps: int | None = None, progress: Any = None) -> None:
         self.run = run
@@ -91,18 +99,18 @@ class Trainer:
             run.hook.genmm_run_end(run=run, status=status)
             run.close()
 
-    def _build_phase(self, name: str, spec: dict[str, Any]) -> Phase:
+    def _build_phase(self, name: str, spec: dict[str, Any]) -> Trainer:
         run = self.run
-        arguments = {k: v for k, v in spec.items() if k not in PHASE_LOOP_KEYS}
+        arguments = {k: v for k, v in spec.items() if k not in PHASE_KEYS}
         phase = run.registry.build(
             "trainers",
             {"name": spec["trainer"], **arguments},
             file=run.recipe_file,
             key=f"phases.{name}",
         )
-        if not isinstance(phase, Phase):
+        if not isinstance(phase, Trainer):
             raise RecipeError(
-                f"trainer '{spec['trainer']}' did not build a genmm Phase",
+                f"trainer '{spec['trainer']}' did not build a genmm Trainer",
                 file=run.recipe_file,
                 key=f"phases.{name}.trainer",
             )
@@ -120,27 +128,48 @@ class Trainer:
         run = self.run
         run.phase_name = name
         phase = self._build_phase(name, spec)
-        run.phase = phase
+        run.trainer = phase
         batch_size = int(spec.get("batch_size") or 1)
+        if batch_size % run.world_size:
+            raise RecipeError(
+                f"batch_size {batch_size} (the global batch) does not split over "
+                f"{run.world_size} processes",
+                file=run.recipe_file,
+                key=f"phases.{name}.batch_size",
+            )
         run.stream = BatchStream(
             run.dataset,
-            batch_size,
+            batch_size // run.world_size,
             run.recipe["seed"] + index,
             name=f"data ({run.recipe['data']['name']})",
+            rank=run.rank,
+            world_size=run.world_size,
         )
         total = phase_length(spec, run.stream, self.cap)
-        phase.total_steps = total
+        run.optimization = Optimization(
+            specs=spec.get("optimizers"),
+            schedules=spec.get("schedules"),
+            total_steps=total,
+            clip_grad_norm=spec.get("clip_grad_norm"),
+            accumulate=int(spec.get("accumulate") or 1),
+            device=run.device,
+            precision=run.precision,
+            average_gradients=run.distributed,
+            key=f"phases.{name}",
+            file=run.recipe_file,
+        )
         phase.setup(run)
+        run.optimization.check_roles()
         if resume is not None and self.resume_folder is not None:
             run.load_weights(self.resume_folder)
-            phase.load_state_dict(resume["phase_state"])
+            load_phase_state(run, resume["phase_state"])
             run.stream.load_state_dict(resume["stream"])
             checkpoint.set_rng_state(own_rng(resume, run))
         elif self.lr_scale != 1.0:
-            phase.scale_learning_rates(self.lr_scale)
+            run.optimization.scale_learning_rates(self.lr_scale)
         if phase_step >= total:
             return False
-        settings = run.recipe["trainer"]
+        settings = run.recipe["runtime"]
         log_every = max(1, settings["log_every"])
         every_eval = run.recipe["eval"]["every"]
         every_sample = run.recipe["samples"]["every"]
@@ -150,12 +179,18 @@ class Trainer:
         hook_step_end = run.hook.genmm_step_end
         started, started_step = time.perf_counter(), phase_step
         while phase_step < total:
-            logs = phase.train_step(run)
+            try:
+                logs = phase.train_step(run)
+            except NonFiniteLoss as error:
+                logs = {error.role: error.value}
             floats = {key: float(value) for key, value in logs.items()}
             bad = [key for key, value in floats.items() if not math.isfinite(value)]
             if bad:
                 phase_step = self._non_finite(phase, bad, floats)
                 continue
+            run.optimization.step_schedules()
+            for role, ema in run.ema.items():
+                ema.update(run.models[role], run.step)
             phase_step += 1
             run.step += 1
             step = run.step
@@ -198,14 +233,14 @@ class Trainer:
         return False
 
     # ------------------------------------------------------------------ pieces
-    def _non_finite(self, phase: Phase, bad: list[str], floats: dict[str, float]) -> int:
+    def _non_finite(self, phase: Trainer, bad: list[str], floats: dict[str, float]) -> int:
         run = self.run
         where = ", ".join(f"{key}={floats[key]}" for key in bad)
         next_step = run.step + 1
-        if run.recipe["trainer"]["on_nan"] != "rollback":
+        if run.recipe["runtime"]["on_nan"] != "rollback":
             raise TrainingError(
                 f"non-finite loss at step {next_step} of phase "
-                f"'{run.phase_name}': {where} (set trainer.on_nan=rollback to "
+                f"'{run.phase_name}': {where} (set runtime.on_nan=rollback to "
                 "reload the last checkpoint with lower learning rates)"
             )
         folder = checkpoint.latest(run.checkpoints)
@@ -226,14 +261,14 @@ class Trainer:
                 f"checkpoint {folder} is from another phase"
             )
         self.rollbacks += 1
-        factor = run.recipe["trainer"]["rollback_lr_factor"]
+        factor = run.recipe["runtime"]["rollback_lr_factor"]
         run.load_weights(folder)
-        phase.load_state_dict(state["phase_state"])
+        load_phase_state(run, state["phase_state"])
         assert run.stream is not None
         run.stream.load_state_dict(state["stream"])
         checkpoint.set_rng_state(own_rng(state, run))
         self.lr_scale = float(state.get("lr_scale", 1.0)) * factor
-        phase.scale_learning_rates(self.lr_scale / float(state.get("lr_scale", 1.0)))
+        run.optimization.scale_learning_rates(self.lr_scale / float(state.get("lr_scale", 1.0)))
         run.step = int(state["step"])
         log.warning(
             "non-finite loss at step %d (%s): rolled back to %s, learning rates x%.3g",
@@ -268,10 +303,11 @@ class Trainer:
         run = self.run
         if run.writer is None or not run.is_main:
             return []
+        run.samples_dir.mkdir(parents=True, exist_ok=True)
         with run.evaluating():
             return run.writer.write_samples(run, run.samples_dir / f"step-{run.step:06d}")
 
-    def save(self, index: int, name: str, phase: Phase, phase_step: int) -> Path:
+    def save(self, index: int, name: str, phase: Trainer, phase_step: int) -> Path:
         run = self.run
         assert run.stream is not None
         state = {
@@ -279,7 +315,10 @@ class Trainer:
             "phase_index": index,
             "phase_name": name,
             "phase_step": phase_step,
-            "phase_state": phase.state_dict(),
+            "phase_state": {
+                "trainer": phase.state_dict(),
+                "optimization": run.optimization.state_dict(),
+            },
             "stream": run.stream.state_dict(),
             "rng": checkpoint.rng_state(),
             "lr_scale": self.lr_scale,
@@ -305,6 +344,7 @@ class Trainer:
             meta,
             run.recipe_text(),
             run.recipe["checkpoint"]["keep"],
+            description=run.description,
         )
         run.hook.genmm_checkpoint_saved(run=run, path=path)
         distributed.barrier()

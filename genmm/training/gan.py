@@ -1,0 +1,239 @@
+"""``core.gan``: the generic adversarial trainer (Goodfellow et al. 2014, algorithm 1).
+
+Each step makes ``n_critic`` discriminator updates and one generator update through the core's
+optimisation path. Batches are mappings with ``real`` and optionally ``condition``; the
+generator is called as ``G(z, condition)`` (either may be absent: a vocoder takes only its
+condition) with ``z = G.sample_latent(n, device)`` or ``randn(n, G.latent_dim)``.
+
+The objective is the recipe's: the adversarial loss (scaled by its ``weight``) with its own
+penalty (``regularize``, WGAN-GP) and after-step hook (WGAN clipping), and every other loss
+this phase uses (``losses: [role, ...]``, default all), each by its role — discriminator
+regularisers and extra generator terms, each scaled by its ``weight``. A term with
+``every: N > 1`` is lazy (Karras et al. 2020, appendix B): it is its own optimiser step every N
+updates of its network, scaled by N, and that network's learning rate and betas are corrected
+by ``c = N / (N + 1)`` (``lazy_adjust``). Subclasses change how fakes are made
+(:meth:`make_fake`) or how D is called (:meth:`discriminate`), or add terms
+(:meth:`extra_discriminator_loss`, :meth:`extra_generator_loss`); they cannot drop the
+recipe's terms.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+from genmm.errors import RecipeError
+from genmm.losses import AdversarialLoss, Context, Loss, discriminate
+from genmm.training.optim import DEFAULT_OPTIMIZER
+from genmm.training.run import generate, sample_latent
+from genmm.training.trainer import Trainer
+
+if TYPE_CHECKING:
+    from genmm.surface import TrainerRun
+
+
+def unpack(batch: Any) -> tuple[Tensor, Any]:
+    """``real`` and ``condition`` of a batch (a mapping, a pair or a bare tensor)."""
+    if isinstance(batch, dict):
+        return batch["real"], batch.get("condition")
+    if isinstance(batch, (list, tuple)):
+        return batch[0], (batch[1] if len(batch) > 1 else None)
+    return batch, None
+
+
+def fetch_batch(run: TrainerRun) -> tuple[Tensor, Any]:
+    """The run's next batch as ``(real, condition)``, both moved to the run's device."""
+    real, condition = unpack(run.next_batch())
+    return run.to_device(real), run.to_device(condition)
+
+
+def use_losses(run: TrainerRun, roles: list[str] | None, exclude: tuple[str, ...] = ()):
+    """The recipe's losses this phase uses: ``roles`` (default: all), minus ``exclude``."""
+    chosen = list(run.losses) if roles is None else list(roles)
+    for role in chosen:
+        run.loss(role)  # a RecipeError naming losses.<role> when missing
+    return [(role, run.losses[role]) for role in chosen if role not in exclude]
+
+
+class GANTrainer(Trainer):
+    """Alternating D/G updates with any adversarial loss, regularisers and extra G terms."""
+
+    #: each network's optimiser when the recipe names none; the recipe's keys update these.
+    default_optimizers: dict[str, dict[str, Any]] = {
+        "generator": DEFAULT_OPTIMIZER,
+        "discriminator": DEFAULT_OPTIMIZER,
+    }
+    registered_name = "core.gan"
+
+    def __init__(
+        self,
+        generator: str = "generator",
+        discriminator: str = "discriminator",
+        adversarial: str = "adversarial",
+        losses: list[str] | None = None,
+        n_critic: int = 1,
+        ema: float | None = None,
+        ema_start: int = 0,
+        lazy_adjust: bool = True,
+    ) -> None:
+        if n_critic < 1:
+            raise ValueError("n_critic must be >= 1")
+        if ema is not None and not 0.0 <= ema < 1.0:
+            raise ValueError(f"ema must lie in [0, 1), got {ema}")
+        self.generator_role = generator
+        self.discriminator_role = discriminator
+        self.adversarial_role = adversarial
+        self.loss_roles = losses
+        self.n_critic = n_critic
+        self.ema_decay, self.ema_start = ema, ema_start
+        self.lazy_adjust = lazy_adjust
+        self.d_steps = 0
+        self.g_steps = 0
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, run: TrainerRun) -> None:
+        self.G = run.model(self.generator_role)
+        self.D = run.model(self.discriminator_role)
+        self.adversarial = run.loss(self.adversarial_role, AdversarialLoss)
+        terms = use_losses(run, self.loss_roles, exclude=(self.adversarial_role,))
+        for role, term in terms:
+            if isinstance(term, AdversarialLoss):
+                raise RecipeError(
+                    f"{self.registered_name} takes one adversarial loss "
+                    f"(losses.{self.adversarial_role}); losses.{role} is another",
+                    file=run.recipe_file,
+                    key=f"losses.{role}",
+                )
+        d_terms = [(r, t) for r, t in terms if _role(t) == "discriminator"]
+        g_terms = [(r, t) for r, t in terms if _role(t) == "generator"]
+        self.d_terms = [(r, t) for r, t in d_terms if t.every == 1]
+        self.g_terms = [(r, t) for r, t in g_terms if t.every == 1]
+        self.d_lazy = [(r, t) for r, t in d_terms if t.every > 1]
+        self.g_lazy = [(r, t) for r, t in g_terms if t.every > 1]
+        for role, model, lazy in (
+            (self.generator_role, self.G, self.g_lazy),
+            (self.discriminator_role, self.D, self.d_lazy),
+        ):
+            default = self.default_optimizers.get(
+                "generator" if model is self.G else "discriminator", DEFAULT_OPTIMIZER
+            )
+            every = max((t.every for _, t in lazy), default=1) if self.lazy_adjust else 1
+            run.add_optimizer(
+                role, default=default, parameters=self.parameters(role, model), lazy_every=every
+            )
+        if self.ema_decay is not None:
+            run.add_ema(self.generator_role, self.ema_decay, self.ema_start)
+
+    def parameters(self, role: str, model: torch.nn.Module) -> Any:
+        """What ``role``'s optimiser holds (InfoGAN's D also holds its Q head)."""
+        return model.parameters()
+
+    # ------------------------------------------------------------------ pieces to override
+    def make_fake(self, run: TrainerRun, latent: Any, condition: Any) -> Tensor:
+        return generate(self.G, latent, condition)
+
+    def discriminate(self, x: Tensor, condition: Any) -> tuple[list[Tensor], list[Tensor]]:
+        return discriminate(self.D, x, condition)
+
+    def extra_discriminator_loss(self, context: Context, logs: dict[str, Any]) -> Tensor | None:
+        """A subclass's own discriminator term (added after the recipe's)."""
+        return None
+
+    def extra_generator_loss(self, context: Context, logs: dict[str, Any]) -> Tensor | None:
+        """A subclass's own generator term (added after the recipe's)."""
+        return None
+
+    # ------------------------------------------------------------------ the objective
+    def discriminator_loss(self, context: Context, fake_scores: list[Tensor], logs: dict) -> Tensor:
+        adversarial = self.adversarial.discriminator_loss(context.real_scores, fake_scores)
+        logs["d_adversarial"] = adversarial.detach()
+        loss = self.adversarial.weight * adversarial
+        penalty = self.adversarial.regularize(context)
+        if penalty is not None:
+            logs["d_penalty"] = penalty.detach()
+            loss = loss + penalty
+        loss = _add_terms(self.d_terms, context, logs, loss)
+        extra = self.extra_discriminator_loss(context, logs)
+        return loss if extra is None else loss + extra
+
+    def generator_loss(self, context: Context, logs: dict) -> Tensor:
+        adversarial = self.adversarial.generator_loss(context.fake_scores)
+        logs["g_adversarial"] = adversarial.detach()
+        loss = _add_terms(self.g_terms, context, logs, self.adversarial.weight * adversarial)
+        extra = self.extra_generator_loss(context, logs)
+        return loss if extra is None else loss + extra
+
+    # ------------------------------------------------------------------ the step
+    def train_step(self, run: TrainerRun) -> dict[str, Any]:
+        logs: dict[str, Any] = {}
+        kept: list[Context] = []
+        for critic in range(self.n_critic):
+            last = critic == self.n_critic - 1
+
+            def d_compute() -> Tensor:
+                real, condition = fetch_batch(run)
+                latent = sample_latent(self.G, real.shape[0], run.device)
+                with torch.set_grad_enabled(last):
+                    fake = self.make_fake(run, latent, condition)
+                context = Context(self.G, self.D, real, fake, condition, latent, step=run.step)
+                context.real_scores, context.real_features = self.discriminate(real, condition)
+                fake_scores, _ = self.discriminate(fake.detach(), condition)
+                loss = self.discriminator_loss(context, fake_scores, logs)
+                if last:
+                    context.real_scores = [s.detach() for s in context.real_scores]
+                    context.real_features = [f.detach() for f in context.real_features]
+                    kept.append(context)
+                return loss
+
+            logs["d_loss"] = run.update(self.discriminator_role, d_compute)
+            self.adversarial.after_discriminator_step(self.D)
+            self._lazy(run, self.discriminator_role, self.d_lazy, self.d_steps, kept, logs)
+            self.d_steps += 1
+
+        self.D.requires_grad_(False)
+        try:
+            contexts = iter(kept)
+
+            def g_compute() -> Tensor:
+                context = next(contexts)
+                context.fake_scores, context.fake_features = self.discriminate(
+                    context.fake, context.condition
+                )
+                return self.generator_loss(context, logs)
+
+            logs["g_loss"] = run.update(self.generator_role, g_compute)
+            self._lazy(run, self.generator_role, self.g_lazy, self.g_steps, kept, logs)
+            self.g_steps += 1
+        finally:
+            self.D.requires_grad_(True)
+        return logs
+
+    def _lazy(self, run, role: str, terms, count: int, kept: list[Context], logs: dict) -> None:
+        """Each lazy term due at this update count: its own step, scaled by weight x every."""
+        for name, term in terms:
+            if count % term.every == 0:
+                context = kept[-1]
+                logs[name] = run.update(
+                    role, lambda term=term: term(context), scale=term.weight * term.every
+                )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"d_steps": self.d_steps, "g_steps": self.g_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.d_steps = int(state.get("d_steps", 0))
+        self.g_steps = int(state.get("g_steps", 0))
+
+
+def _add_terms(terms, context: Context, logs: dict, loss: Tensor) -> Tensor:
+    for role, term in terms:
+        value = term(context)
+        logs[role] = value.detach()
+        loss = loss + term.weight * value
+    return loss
+
+
+def _role(loss: Any) -> str:
+    return getattr(loss, "role", "generator") if isinstance(loss, Loss) else "generator"

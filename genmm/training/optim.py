@@ -1,0 +1,308 @@
+"""The one optimisation path: optimisers, schedules, accumulation, clipping, the distributed
+gradient average, mixed precision, lazy regularisation and the non-finite check.
+
+A trainer declares in ``setup`` which roles it updates (``run.add_optimizer(role)``) and, in
+``train_step``, hands each update a closure that returns the loss (``run.update(role, fn)``).
+Nothing else in genmm or its plugins calls ``backward()`` or ``optimizer.step()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genmm.errors import RecipeError, TrainingError
+from genmm.training import distributed
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+SCHEDULES = {
+    "constant": (),
+    "linear": ("final",),
+    "cosine": ("final",),
+    "step": ("every", "gamma"),
+    "exponential": ("gamma",),
+}
+DEFAULT_OPTIMIZER = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
+
+
+class NonFiniteLoss(TrainingError):
+    """A loss handed to :meth:`Optimization.update` is NaN or infinite (nothing was stepped)."""
+
+    def __init__(self, role: str, value: float) -> None:
+        self.role, self.value = role, value
+        super().__init__(f"{role}: {value}")
+
+
+def check_optimizer(spec: Any, *, file: str | None, key: str) -> None:
+    """An optimiser spec's name and arguments, checked against the torch class (builds nothing)."""
+    if not isinstance(spec, dict):
+        raise RecipeError("expected a mapping {name: adam, lr: ...}", file=file, key=key)
+    name = spec.get("name", "adam")
+    if name not in OPTIMIZERS:
+        from genmm.registry import closest
+
+        raise RecipeError(
+            f"unknown optimizer '{name}'{closest(name, tuple(OPTIMIZERS))}", file=file, key=key
+        )
+    parameters = inspect.signature(OPTIMIZERS[name]).parameters
+    for argument in spec:
+        if argument != "name" and (argument not in parameters or argument == "params"):
+            from genmm.registry import closest
+
+            valid = [p for p in parameters if p != "params"]
+            raise RecipeError(
+                f"unknown key '{argument}' for optimizer '{name}'{closest(argument, valid)}",
+                file=file,
+                key=f"{key}.{argument}",
+            )
+
+
+def check_schedule(spec: Any, *, file: str | None, key: str) -> None:
+    if not isinstance(spec, dict):
+        raise RecipeError("expected a mapping {name: cosine, ...}", file=file, key=key)
+    name = spec.get("name", "constant")
+    if name not in SCHEDULES:
+        from genmm.registry import closest
+
+        raise RecipeError(
+            f"unknown schedule '{name}'{closest(name, tuple(SCHEDULES))}", file=file, key=key
+        )
+    valid = {"name", "warmup", *SCHEDULES[name]}
+    for argument in spec:
+        if argument not in valid:
+            raise RecipeError(
+                f"unknown key '{argument}' for schedule '{name}' (valid: {', '.join(sorted(valid))})",
+                file=file,
+                key=f"{key}.{argument}",
+            )
+
+
+def build_optimizer(
+    parameters: Iterable[torch.nn.Parameter], spec: dict[str, Any], key: str
+) -> torch.optim.Optimizer:
+    """``{name: adam, lr: 2e-4, betas: [0.5, 0.999]}`` -> a torch optimiser."""
+    check_optimizer(spec, file=None, key=key)
+    spec = dict(spec)
+    name = spec.pop("name", "adam")
+    if "betas" in spec:
+        spec["betas"] = tuple(spec["betas"])
+    try:
+        return OPTIMIZERS[name](list(parameters), **spec)
+    except (TypeError, ValueError) as error:
+        raise RecipeError(f"bad optimizer arguments: {error}", key=key)
+
+
+def build_schedule(
+    optimizer: torch.optim.Optimizer, spec: dict[str, Any] | None, total_steps: int, key: str
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """``{name: constant | linear | cosine | step | exponential, ...}``; stepped once per step."""
+    spec = dict(spec or {"name": "constant"})
+    check_schedule(spec, file=None, key=key)
+    name = spec.pop("name", "constant")
+    warmup = int(spec.pop("warmup", 0))
+    total = max(1, total_steps)
+    final = float(spec.get("final", 0.0))
+    if name == "linear":
+        shape = lambda step: 1.0 - (1.0 - final) * min(step, total) / total
+    elif name == "cosine":
+        shape = lambda step: (
+            final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        )
+    elif name == "step":
+        every, gamma = int(spec["every"]), float(spec.get("gamma", 0.1))
+        shape = lambda step: gamma ** (step // every)
+    elif name == "exponential":
+        gamma = float(spec["gamma"])
+        shape = lambda step: gamma**step
+    else:
+        shape = lambda step: 1.0
+
+    def factor(step: int) -> float:
+        ramp = min(1.0, (step + 1) / warmup) if warmup else 1.0
+        return ramp * shape(step)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def lazy_adjusted(spec: dict[str, Any], every: int) -> dict[str, Any]:
+    """Lazy regularisation every ``every`` steps: lr * c and betas ** c, c = every / (every + 1)
+    (Karras et al. 2020, StyleGAN2 appendix B), so the extra steps keep the effective rate."""
+    if every <= 1:
+        return dict(spec)
+    c = every / (every + 1)
+    spec = dict(spec)
+    spec["lr"] = float(spec.get("lr", 1e-3)) * c
+    if "betas" in spec:
+        spec["betas"] = [float(beta) ** c for beta in spec["betas"]]
+    return spec
+
+
+class Optimization:
+    """Every optimiser of one phase and the single code path that steps them.
+
+    ``specs`` and ``schedules`` are the phase's ``optimizers: {role: spec}`` and
+    ``schedules: {role: spec}``; a trainer's own default for a role is updated by the recipe's
+    keys. ``clip_grad_norm`` and ``accumulate`` are the phase's keys of the same names.
+    """
+
+    def __init__(
+        self,
+        *,
+        specs: dict[str, dict[str, Any]] | None = None,
+        schedules: dict[str, dict[str, Any]] | None = None,
+        total_steps: int = 1,
+        clip_grad_norm: float | None = None,
+        accumulate: int = 1,
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        average_gradients: bool = False,
+        key: str = "phases",
+        file: str | None = None,
+    ) -> None:
+        self.specs = specs or {}
+        self.schedule_specs = schedules or {}
+        self.total_steps = total_steps
+        self.clip_grad_norm = clip_grad_norm
+        self.accumulate = max(1, accumulate)
+        self.device = torch.device(device)
+        self.precision = precision
+        self.average = average_gradients
+        self.key, self.file = key, file
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self.parameters: dict[str, list[torch.nn.Parameter]] = {}
+        self.scalers: dict[str, torch.amp.GradScaler] = {}
+        self.updates: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ setup
+    def add(
+        self,
+        role: str,
+        parameters: Iterable[torch.nn.Parameter],
+        *,
+        default: dict[str, Any] | None = None,
+        lazy_every: int = 1,
+    ) -> torch.optim.Optimizer:
+        """The optimiser (and schedule) of ``role``: the recipe's spec over ``default``, the
+        learning rate and betas corrected for a lazy regulariser of interval ``lazy_every``."""
+        if role in self.optimizers:
+            raise RecipeError(f"role '{role}' has two optimisers in one phase", key=self.key)
+        base = dict(default or DEFAULT_OPTIMIZER)
+        given = self.specs.get(role, {})
+        if given.get("name", base.get("name")) != base.get("name"):
+            base = {}  # another optimiser: the default's arguments do not carry over
+        spec = lazy_adjusted({**base, **given}, lazy_every)
+        key = f"{self.key}.optimizers.{role}"
+        params = [p for p in parameters if p.requires_grad]
+        optimizer = build_optimizer(params, spec, key=key)
+        self.optimizers[role] = optimizer
+        self.parameters[role] = params
+        self.schedulers[role] = build_schedule(
+            optimizer,
+            self.schedule_specs.get(role),
+            self.total_steps,
+            key=f"{self.key}.schedules.{role}",
+        )
+        if self.precision == "fp16" and self.device.type == "cuda":
+            self.scalers[role] = torch.amp.GradScaler("cuda")
+        self.updates[role] = 0
+        return optimizer
+
+    def check_roles(self) -> None:
+        """Every role the recipe gives an optimiser or schedule for is one the trainer updates."""
+        for section, given in (("optimizers", self.specs), ("schedules", self.schedule_specs)):
+            for role in given:
+                if role not in self.optimizers:
+                    from genmm.registry import closest
+
+                    raise RecipeError(
+                        f"this phase updates no role '{role}'{closest(role, tuple(self.optimizers))}",
+                        file=self.file,
+                        key=f"{self.key}.{section}.{role}",
+                    )
+
+    # ------------------------------------------------------------------ the step
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if self.precision == "fp16" and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def update(self, role: str, compute: Callable[[], Tensor], *, scale: float = 1.0) -> Tensor:
+        """One optimiser step of ``role``: zero_grad, ``accumulate`` calls of ``compute`` (each
+        under autocast, each loss scaled by ``scale / accumulate`` and back-propagated), the
+        non-finite check, the distributed average, clipping, the step. Returns the mean loss."""
+        if role not in self.optimizers:
+            raise RecipeError(
+                f"the trainer updates role '{role}' without run.add_optimizer('{role}') in setup",
+                key=self.key,
+            )
+        optimizer, scaler = self.optimizers[role], self.scalers.get(role)
+        optimizer.zero_grad(set_to_none=True)
+        total = None
+        for _ in range(self.accumulate):
+            with self.autocast():
+                loss = compute()
+            value = loss.detach().float()
+            if not math.isfinite(float(value)):
+                optimizer.zero_grad(set_to_none=True)
+                raise NonFiniteLoss(role, float(value))
+            scaled = loss * (scale / self.accumulate)
+            (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            total = value if total is None else total + value
+        if self.average:
+            distributed.average_gradients(optimizer)
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        if self.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.parameters[role], self.clip_grad_norm)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        self.updates[role] += 1
+        return total / self.accumulate
+
+    def step_schedules(self) -> None:
+        """Once per phase step, after the trainer's updates."""
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    def scale_learning_rates(self, factor: float) -> None:
+        """Lower every learning rate (``runtime.on_nan: rollback``)."""
+        for role, optimizer in self.optimizers.items():
+            scheduler = self.schedulers[role]
+            scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+            for group in optimizer.param_groups:
+                group["lr"] *= factor
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
+            "updates": dict(self.updates),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for kind, table in (("optimizers", self.optimizers), ("schedulers", self.schedulers)):
+            for role, value in state.get(kind, {}).items():
+                table[role].load_state_dict(value)
+        for role, value in state.get("scalers", {}).items():
+            if role in self.scalers:
+                self.scalers[role].load_state_dict(value)
+        self.updates.update({k: int(v) for k, v in state.get("updates", {}).items()})
