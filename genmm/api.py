@@ -69,8 +69,8 @@ def train(
     the recipe's ``runtime.progress`` allows)."""
     import contextlib
 
-    from genmm.progress import TrainingProgress
     from genmm.plugins import get_manager
+    from genmm.progress import TrainingProgress
     from genmm.training import checkpoint
     from genmm.training.loop import Loop
     from genmm.training.run import Run

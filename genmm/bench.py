@@ -1,12 +1,17 @@
-"""``genmm bench``: the framework's loop against a bare PyTorch loop of the same models.
+"""``genmm bench``: the real training loop against the plainest PyTorch loop of the same step.
 
-Both loops run the same first phase with the same models, optimisers and loss; they alternate
-``repeats`` times and the median is reported. Overhead is ``framework / bare - 1``.
+The framework side is :func:`genmm.train` itself on the recipe's first phase (hooks, logging,
+the non-finite check, schedules, EMA; no checkpoints, samples or evaluations). The bare side
+is the same models with the same optimisers doing the same D/G alternation by hand. Both are
+timed from their second step to their last, alternating ``repeats`` times in one process;
+the medians and minima are reported with the load average. Overhead is
+``framework / bare - 1`` of the medians.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import resource
 import statistics
 import tempfile
@@ -15,88 +20,114 @@ from typing import Any
 
 import torch
 
+from genmm.losses import AdversarialLoss
 from genmm.plugins import PluginManager
-from genmm.training.gan import GANTrainer, generate, sample_latent, unpack
-from genmm.training.loop import Loop
-from genmm.training.optim import build_schedule
-from genmm.training.run import Run
+from genmm.training.gan import GANTrainer, unpack
+from genmm.training.run import Run, generate, sample_latent
+
+#: what a phase may set for the bare loop to be the same computation
+COMPARABLE_KEYS = {"trainer", "max_steps", "epochs", "batch_size", "optimizers", "schedules", "ema"}
 
 
-def _quiet(recipe: dict[str, Any], out: str) -> dict[str, Any]:
+def quiet(recipe: dict[str, Any], out: str, steps: int) -> dict[str, Any]:
+    """The first phase alone, ``steps`` long, with nothing written but metrics."""
     recipe = copy.deepcopy(recipe)
     recipe["out"] = out
-    first = next(iter(recipe["phases"]))
-    recipe["phases"] = {first: recipe["phases"][first]}
-    recipe["eval"]["every"] = 0
-    recipe["samples"]["every"] = 0
-    recipe["checkpoint"]["every"] = 0
+    name = next(iter(recipe["phases"]))
+    phase = {k: v for k, v in recipe["phases"][name].items() if k != "epochs"}
+    recipe["phases"] = {name: {**phase, "max_steps": steps}}
+    recipe["eval"]["every"] = recipe["samples"]["every"] = recipe["checkpoint"]["every"] = 0
     recipe["runtime"]["progress"] = False
     return recipe
 
 
-def framework_seconds(run: Run, steps: int) -> float:
-    """Time ``steps`` steps through the real loop (hooks, logging, NaN checks); no saving."""
-    trainer = Loop(run, max_steps=steps)
-    phase_name, spec = next(iter(run.recipe["phases"].items()))
-    trainer.save = lambda *args, **kwargs: None  # type: ignore[method-assign]
-    synchronize(run.device)
-    started = time.perf_counter()
-    trainer._run_phase(0, phase_name, spec, 0, None)
-    synchronize(run.device)
-    return time.perf_counter() - started
+class StepClock:
+    """A hook plugin: the time of every ``genmm_step_end``."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.run: Run | None = None
+
+    def genmm_run_start(self, run: Run) -> None:
+        self.run = run
+
+    def genmm_step_end(self, run: Run, step: int, logs: dict[str, float]) -> None:
+        synchronize(run.device)
+        self.times.append(time.perf_counter())
 
 
-def bare_seconds(run: Run, steps: int, batch_size: int) -> float:
-    """The same G/D alternation (and EMA, LR schedules) as a plain PyTorch loop."""
+def framework_seconds(recipe: dict[str, Any], manager: PluginManager, steps: int) -> tuple:
+    """Seconds from the end of step 1 to the end of the last step, through genmm.train."""
+    from genmm.api import train
+    from genmm.hookspecs import hookimpl
+
+    clock = StepClock()
+    for name in ("genmm_run_start", "genmm_step_end"):
+        setattr(clock, name, hookimpl(getattr(clock, name)))
+    manager.pm.register(clock, name="bench-clock")
+    try:
+        with tempfile.TemporaryDirectory(prefix="genmm-bench-") as folder:
+            run = train(quiet(recipe, folder, steps), manager=manager)
+            run.close()
+    finally:
+        manager.pm.unregister(name="bench-clock")
+    return clock.times[-1] - clock.times[0], run
+
+
+def bare_seconds(run: Run, steps: int) -> float:
+    """The same step as a plain PyTorch loop, on copies of the trained run's models."""
     phase = next(iter(run.recipe["phases"].values()))
-    G, D = run.models["generator"], run.models["discriminator"]
-    loss = run.losses["adversarial"]
-    specs = phase.get("optimizers", {})
-
-    def adam(model: torch.nn.Module, role: str) -> torch.optim.Optimizer:
-        spec = {"lr": 2e-4, "betas": [0.5, 0.999], **specs.get(role, {})}
-        return torch.optim.Adam(model.parameters(), lr=spec["lr"], betas=tuple(spec["betas"]))
-
-    opt_g, opt_d = adam(G, "generator"), adam(D, "discriminator")
-    schedules = phase.get("schedules") or {}
-    lr_steps = [
-        build_schedule(opt, schedules[role], steps, key="bench")
-        for opt, role in ((opt_g, "generator"), (opt_d, "discriminator"))
-        if role in schedules
+    trainer = run.trainer
+    G = copy.deepcopy(run.models[trainer.generator_role])
+    D = copy.deepcopy(run.models[trainer.discriminator_role])
+    loss: AdversarialLoss = run.losses[trainer.adversarial_role]
+    optimizers = run.optimization.optimizers
+    opt_g = type(optimizers[trainer.generator_role])(
+        G.parameters(), **optimizers[trainer.generator_role].defaults
+    )
+    opt_d = type(optimizers[trainer.discriminator_role])(
+        D.parameters(), **optimizers[trainer.discriminator_role].defaults
+    )
+    schedules = [
+        torch.optim.lr_scheduler.LambdaLR(opt, run.optimization.schedulers[role].lr_lambdas[0])
+        for opt, role in ((opt_g, trainer.generator_role), (opt_d, trainer.discriminator_role))
+        if role in (phase.get("schedules") or {})
     ]
     decay = phase.get("ema")
     shadow = [p.detach().clone() for p in G.parameters()] if decay is not None else []
-    dataset = run.dataset
-    size = len(dataset)
+    dataset, batch = run.dataset, int(phase["batch_size"])
     fetch = getattr(dataset, "get_batch", None)
-    synchronize(run.device)
-    started = time.perf_counter()
-    for _ in range(steps):
-        indices = torch.randint(size, (batch_size,)).tolist()
-        batch = (
+    order = torch.randperm(len(dataset))
+    conditional = getattr(D, "conditional", False)
+    started = 0.0
+    for step in range(steps):
+        if step == 1:
+            synchronize(run.device)
+            started = time.perf_counter()
+        indices = order[(step * batch) % len(dataset) :][:batch].tolist()
+        items = (
             fetch(indices)
             if fetch
             else torch.utils.data.default_collate([dataset[i] for i in indices])
         )
-        real, condition = unpack(batch)
-        real = real.to(run.device)
-        condition = run.to_device(condition)
+        real, condition = unpack(items)
+        real, condition = real.to(run.device), run.to_device(condition)
         fake = generate(G, sample_latent(G, real.shape[0], run.device), condition)
+        extra = (condition,) if conditional else ()
+        d_loss = loss.discriminator_loss([D(real, *extra)], [D(fake.detach(), *extra)])
         opt_d.zero_grad(set_to_none=True)
-        d_real = D(real, condition) if getattr(D, "conditional", False) else D(real)
-        d_fake = (
-            D(fake.detach(), condition) if getattr(D, "conditional", False) else D(fake.detach())
-        )
-        loss.d_term(d_real, d_fake).backward()
+        d_loss.backward()
         opt_d.step()
+        D.requires_grad_(False)
+        g_loss = loss.generator_loss([D(fake, *extra)])
         opt_g.zero_grad(set_to_none=True)
-        d_fake = D(fake, condition) if getattr(D, "conditional", False) else D(fake)
-        loss.g_term(d_fake).backward()
+        g_loss.backward()
         opt_g.step()
+        D.requires_grad_(True)
         if shadow:
             with torch.no_grad():
                 torch._foreach_lerp_(shadow, [p.detach() for p in G.parameters()], 1 - decay)
-        for schedule in lr_steps:
+        for schedule in schedules:
             schedule.step()
     synchronize(run.device)
     return time.perf_counter() - started
@@ -113,66 +144,58 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def comparable(recipe: dict[str, Any], manager: PluginManager) -> bool:
+    """A bare loop exists for core.gan with one adversarial loss and the keys above."""
+    phase = next(iter(recipe["phases"].values()))
+    factory = manager.registry.get("trainers", phase["trainer"]).factory
+    return (
+        factory is GANTrainer
+        and set(phase) <= COMPARABLE_KEYS
+        and len(recipe.get("losses", {})) == 1
+    )
+
+
 def benchmark(
     recipe: dict[str, Any],
     manager: PluginManager,
-    recipe_file: str,
+    recipe_file: str | None,
     *,
     steps: int,
     warmup: int,
     repeats: int,
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="genmm-bench-") as folder:
-        recipe = _quiet(recipe, folder)
-        run = Run(recipe, manager, recipe_file=recipe_file, out=folder)
-        phase_name, spec = next(iter(recipe["phases"].items()))
-        batch_size = int(spec.get("batch_size") or 1)
-        comparable = (
-            isinstance(run.registry.get("trainers", spec["trainer"]).factory, type)
-            and issubclass(run.registry.get("trainers", spec["trainer"]).factory, GANTrainer)
-            and (
-                not {
-                    k
-                    for k in spec
-                    if k
-                    not in (
-                        "trainer",
-                        "max_steps",
-                        "epochs",
-                        "batch_size",
-                        "optimizers",
-                        "schedules",
-                        "ema",
-                    )
-                }
-            )
-            and len(run.losses) == 1
-        )
-        framework_seconds(run, warmup)
-        if comparable:
-            bare_seconds(run, warmup, batch_size)
-        framework, bare = [], []
-        for _ in range(repeats):
-            framework.append(framework_seconds(run, steps))
-            if comparable:
-                bare.append(bare_seconds(run, steps, batch_size))
-        seconds = statistics.median(framework)
-        result: dict[str, Any] = {
-            "recipe": recipe_file,
-            "phase": phase_name,
-            "device": str(run.device),
-            "batch_size": batch_size,
-            "steps": steps,
-            "steps_per_s": round(steps / seconds, 2),
-            "samples_per_s": round(steps * batch_size / seconds, 1),
-            "seconds_per_step": round(seconds / steps, 6),
-            "peak_memory_mb": round(peak_memory_mb(run.device), 1),
-        }
-        if comparable:
-            bare_median = statistics.median(bare)
-            result["bare_seconds_per_step"] = round(bare_median / steps, 6)
-            result["overhead_percent"] = round(100 * (seconds / bare_median - 1), 2)
-        else:
-            result["overhead_percent"] = None
-            result["note"] = "no bare loop for this trainer/loss combination"
-        return result
+    bare_too = comparable(recipe, manager)
+    _, run = framework_seconds(recipe, manager, warmup + 1)
+    if bare_too:
+        bare_seconds(run, warmup + 1)
+    framework, bare = [], []
+    for _ in range(repeats):
+        seconds, run = framework_seconds(recipe, manager, steps + 1)
+        framework.append(seconds)
+        if bare_too:
+            bare.append(bare_seconds(run, steps + 1))
+    phase_name, spec = next(iter(recipe["phases"].items()))
+    batch_size = int(spec.get("batch_size") or 1)
+    seconds = statistics.median(framework)
+    result: dict[str, Any] = {
+        "recipe": recipe_file,
+        "phase": phase_name,
+        "device": str(run.device),
+        "batch_size": batch_size,
+        "steps": steps,
+        "repeats": repeats,
+        "steps_per_s": round(steps / seconds, 2),
+        "samples_per_s": round(steps * batch_size / seconds, 1),
+        "seconds_per_step": round(seconds / steps, 6),
+        "seconds_per_step_min": round(min(framework) / steps, 6),
+        "peak_memory_mb": round(peak_memory_mb(run.device), 1),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+    if bare_too:
+        result["bare_seconds_per_step"] = round(statistics.median(bare) / steps, 6)
+        result["bare_seconds_per_step_min"] = round(min(bare) / steps, 6)
+        result["overhead_percent"] = round(100 * (seconds / statistics.median(bare) - 1), 2)
+    else:
+        result["overhead_percent"] = None
+        result["note"] = "no bare loop for this trainer/loss combination"
+    return result

@@ -155,6 +155,14 @@ def generate(
         fail(f"{target}: the recipe has no 'writer', so it cannot generate files")
     signature = inspect.signature(run_.writer.generate)
     parameters = [p for p in signature.parameters.values() if p.name not in ("run", "n", "out")]
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):  # passed on to the generator's forward
+        forward = inspect.signature(run_.sampling_model().forward).parameters.values()
+        parameters = [p for p in parameters if p.kind is not p.VAR_KEYWORD] + [
+            p for p in forward if p.default is not p.empty and p.kind is not p.VAR_POSITIONAL
+        ]
+    parameters = [
+        p if p.kind is p.VAR_KEYWORD else p.replace(kind=p.KEYWORD_ONLY) for p in parameters
+    ]
     check_call(
         run_.writer.generate,
         signature.replace(parameters=parameters),

@@ -102,7 +102,7 @@ class Registry:
         key: str = "",
         **extra: Any,
     ) -> Any:
-        """Build ``spec = {name: ..., **arguments}`` (checked once, by :func:`genmm.recipe.validate`);
+        """Build ``spec = {name: ..., **arguments}`` (checked once, by ``recipe.validate``);
         ``extra`` (the injected ``description``, a dataset's ``seed``) are passed when accepted.
         An error the factory raises itself names the recipe file and key."""
         if not isinstance(spec, dict) or "name" not in spec:
@@ -137,8 +137,8 @@ REFUSED = {
 def signature_of(factory: Callable[..., Any]) -> inspect.Signature:
     """The factory's parameters (a class's ``__init__`` without ``self``), annotations resolved."""
     target = factory.__init__ if inspect.isclass(factory) else factory
-    signature = inspect.signature(target)
-    hints = _hints(target)
+    signature = inspect.signature(factory)  # a class without its own __init__ takes nothing
+    hints = _hints(target) if target is not object.__init__ else {}
     parameters = [
         p.replace(annotation=hints.get(p.name, p.annotation))
         for p in signature.parameters.values()

@@ -172,7 +172,7 @@ class GANTrainer(Trainer):
         for critic in range(self.n_critic):
             last = critic == self.n_critic - 1
 
-            def d_compute() -> Tensor:
+            def d_compute(last: bool = last) -> Tensor:
                 real, condition = fetch_batch(run)
                 latent = sample_latent(self.G, real.shape[0], run.device)
                 with torch.set_grad_enabled(last):
@@ -216,7 +216,9 @@ class GANTrainer(Trainer):
             if count % term.every == 0:
                 context = kept[-1]
                 logs[name] = run.update(
-                    role, lambda term=term: term(context), scale=term.weight * term.every
+                    role,
+                    lambda term=term, context=context: term(context),
+                    scale=term.weight * term.every,
                 )
 
     def state_dict(self) -> dict[str, Any]:

@@ -82,7 +82,8 @@ def check_schedule(spec: Any, *, file: str | None, key: str) -> None:
     for argument in spec:
         if argument not in valid:
             raise RecipeError(
-                f"unknown key '{argument}' for schedule '{name}' (valid: {', '.join(sorted(valid))})",
+                f"unknown key '{argument}' for schedule '{name}' "
+                f"(valid: {', '.join(sorted(valid))})",
                 file=file,
                 key=f"{key}.{argument}",
             )
@@ -226,8 +227,9 @@ class Optimization:
                 if role not in self.optimizers:
                     from genmm.registry import closest
 
+                    near = closest(role, tuple(self.optimizers))
                     raise RecipeError(
-                        f"this phase updates no role '{role}'{closest(role, tuple(self.optimizers))}",
+                        f"this phase updates no role '{role}'{near}",
                         file=self.file,
                         key=f"{self.key}.{section}.{role}",
                     )

@@ -244,9 +244,8 @@ class Run:
     # ----------------------------------------------------------------- data
     @property
     def batch_size(self) -> int:
-        """This process's batch size in the running phase."""
-        assert self.stream is not None, "batch_size is only known inside a phase"
-        return self.stream.batch_size
+        """This process's batch size in the running phase (0 outside a phase)."""
+        return self.stream.batch_size if self.stream is not None else 0
 
     def next_batch(self) -> Any:
         assert self.stream is not None, "next_batch() is only available inside a phase"

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 
+import torch
+
 from genmm.training.data import BatchStream
 
 CHECKSUM_PLUGIN = """
@@ -24,6 +26,118 @@ def genmm_run_end(run, status):
         json.dump({"rank": run.rank, "world": run.world_size, "sums": sums,
                    "status": status}, handle)
 """
+
+
+REGRESSION_PLUGIN = """
+import json, os
+import torch
+from torch import nn
+import genmm
+from genmm.training import Trainer
+
+
+class Lines(torch.utils.data.Dataset):
+    def __init__(self, size: int = 64, seed: int = 0):
+        generator = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(size, 4, generator=generator)
+        self.y = self.x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]) + 0.1
+    def __len__(self):
+        return len(self.x)
+    def __getitem__(self, index):
+        return {"x": self.x[index], "y": self.y[index], "index": index}
+
+
+class Regression(Trainer):
+    seen = []
+    def setup(self, run):
+        self.model = run.model("model")
+        run.add_optimizer("model", default={"name": "sgd", "lr": 0.05})
+    def train_step(self, run):
+        batch = run.to_device(run.next_batch())
+        Regression.seen.extend(int(i) for i in batch["index"])
+        x, y = batch["x"], batch["y"]
+        loss = run.update("model", lambda: (self.model(x) - y).pow(2).mean())
+        return {"loss": loss}
+
+
+@genmm.hookimpl
+def genmm_register_datasets(register):
+    register("dp.lines", Lines)
+
+@genmm.hookimpl
+def genmm_register_models(register):
+    register("dp.linear", lambda features=4: nn.Linear(features, 1))
+
+@genmm.hookimpl
+def genmm_register_trainers(register):
+    register("dp.regression", Regression)
+
+@genmm.hookimpl
+def genmm_run_end(run, status):
+    weights = {k: v.tolist() for k, v in run.models["model"].state_dict().items()}
+    path = os.path.join(os.environ["CHECKSUM_DIR"], f"rank{run.rank}.json")
+    with open(path, "w") as handle:
+        json.dump({"world": run.world_size, "weights": weights, "seen": Regression.seen}, handle)
+"""
+
+REGRESSION_RECIPE = """
+seed: 0
+out: {out}
+data: {{name: dp.lines}}
+models:
+  model: {{name: dp.linear}}
+phases:
+  fit: {{trainer: dp.regression, max_steps: 6, batch_size: 16}}
+checkpoint: {{every: 0}}
+runtime: {{progress: false, device: cpu}}
+"""
+
+
+def torchrun(nproc: int, *arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "genmm.cli",
+        *arguments,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_two_processes_split_each_global_batch_and_match_one_process(tmp_path):
+    """Each rank draws its own half of every global batch (disjoint items), and the 2-process
+    run at 8 per process ends where a 1-process run at 16 does (no noise, no batch statistics)."""
+    plugin = tmp_path / "dp.py"
+    plugin.write_text(REGRESSION_PLUGIN, encoding="utf-8")
+    results = {}
+    for nproc in (1, 2):
+        folder = tmp_path / f"n{nproc}"
+        folder.mkdir()
+        recipe = folder / "recipe.yaml"
+        recipe.write_text(REGRESSION_RECIPE.format(out=folder / "run"), encoding="utf-8")
+        env = {**os.environ, "CHECKSUM_DIR": str(folder), "OMP_NUM_THREADS": "1"}
+        done = torchrun(nproc, "run", str(recipe), "--plugin", str(plugin), env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[nproc] = [json.loads((folder / f"rank{r}.json").read_text()) for r in range(nproc)]
+    single, (rank0, rank1) = results[1][0], results[2]
+    assert rank0["world"] == rank1["world"] == 2
+    assert len(single["seen"]) == 6 * 16 and len(rank0["seen"]) == len(rank1["seen"]) == 6 * 8
+    for step in range(6):  # per step: the two halves are disjoint and make up the global batch
+        half0 = rank0["seen"][step * 8 : (step + 1) * 8]
+        half1 = rank1["seen"][step * 8 : (step + 1) * 8]
+        assert not set(half0) & set(half1)
+        assert half0 + half1 == single["seen"][step * 16 : (step + 1) * 16]
+    for key, value in single["weights"].items():
+        flat = torch.tensor(value).flatten()
+        assert torch.allclose(torch.tensor(rank0["weights"][key]).flatten(), flat, atol=1e-6)
+        assert torch.allclose(torch.tensor(rank1["weights"][key]).flatten(), flat, atol=1e-6)
 
 
 def free_port() -> int:

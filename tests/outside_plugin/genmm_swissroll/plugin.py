@@ -1,4 +1,5 @@
-"""Hook implementations: a dataset, a critic, a metric, a writer and a run-end hook."""
+"""Hook implementations: a dataset that describes its columns, a generator and a critic whose
+widths come from that description, a metric, a writer, a shipped recipe and a run-end hook."""
 
 from __future__ import annotations
 
@@ -10,17 +11,39 @@ from torch import nn
 
 import genmm
 from genmm.metrics import Metric
-from genmm.writers import Writer
+from genmm.writers import Writer, output_path
 
 
 class SwissRoll(torch.utils.data.Dataset):
-    """Points on a 2-D swiss roll, scaled to about [-2, 2]."""
+    """Points on a 2-D swiss roll, scaled to about [-2, 2], plus ``extra_columns`` of noise
+    (a table of ``2 + extra_columns`` columns); the last ``held_out`` fraction is held out."""
 
-    def __init__(self, size: int = 4096, noise: float = 0.05, seed: int = 0) -> None:
+    def __init__(
+        self,
+        size: int = 4096,
+        noise: float = 0.05,
+        extra_columns: int = 0,
+        held_out: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        if not 0.0 <= held_out < 1.0:
+            raise ValueError(f"held_out must be a fraction in [0, 1), got {held_out}")
         generator = torch.Generator().manual_seed(seed)
         t = 1.5 * math.pi * (1 + 2 * torch.rand(size, generator=generator))
         points = torch.stack([t * t.cos(), t * t.sin()], 1) / 7.5
-        self.points = points + noise * torch.randn(size, 2, generator=generator)
+        points = points + noise * torch.randn(size, 2, generator=generator)
+        extra = 0.5 * torch.randn(size, extra_columns, generator=generator)
+        table = torch.cat([points, extra], 1)
+        cut = size - int(round(size * held_out))
+        self.points, self.held_out = table[:cut], table[cut:]
+        self.columns = ["x", "y"] + [f"noise{i}" for i in range(extra_columns)]
+
+    def describe(self) -> dict:
+        """Plain data saved with every checkpoint: what a model needs to be rebuilt."""
+        return {"columns": self.columns}
+
+    def held_out_set(self) -> torch.utils.data.Dataset:
+        return torch.utils.data.TensorDataset(self.held_out)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -29,13 +52,39 @@ class SwissRoll(torch.utils.data.Dataset):
         return {"real": self.points[index]}
 
 
-class Critic(nn.Module):
-    """A small MLP critic (no sigmoid: for WGAN-GP)."""
+def width(description: dict | None) -> int:
+    if not description or "columns" not in description:
+        raise ValueError("needs the data description's 'columns' (a swissroll.points dataset)")
+    return len(description["columns"])
 
-    def __init__(self, hidden: int = 64) -> None:
+
+class Generator(nn.Module):
+    """An MLP from ``latent_dim`` noise to one row of the table (its width from the data)."""
+
+    def __init__(
+        self, description: dict | None = None, latent_dim: int = 4, hidden: int = 64
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, width(description)),
+        )
+
+    def forward(self, z: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        return self.net(z) * scale  # (B, latent_dim) -> (B, columns)
+
+
+class Critic(nn.Module):
+    """A small MLP critic over one row (no sigmoid: for WGAN-GP too)."""
+
+    def __init__(self, description: dict | None = None, hidden: int = 64) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(2, hidden),
+            nn.Linear(width(description), hidden),
             nn.ReLU(),
             nn.Linear(hidden, hidden),
             nn.ReLU(),
@@ -47,15 +96,16 @@ class Critic(nn.Module):
 
 
 class MeanRadius(Metric):
-    """Mean distance from the origin of generated points, beside the data's, and the mean
-    distance from a generated point to its nearest data point."""
+    """Mean distance from the origin of generated (x, y), beside the held-out data's, and the
+    mean distance from a generated point to its nearest held-out point."""
 
     def __init__(self, n_samples: int = 512) -> None:
         self.n_samples = n_samples
 
     def __call__(self, run) -> dict[str, float]:
-        points = run.sample(self.n_samples)
-        data = run.dataset.points
+        points = run.sample(self.n_samples)[:, :2]
+        (data,) = run.dataset.held_out_set().tensors
+        data = data[:, :2]
         return {
             "swissroll.radius": float(points.norm(dim=1).mean()),
             "swissroll.data_radius": float(data.norm(dim=1).mean()),
@@ -64,21 +114,25 @@ class MeanRadius(Metric):
 
 
 class CSVWriter(Writer):
-    """Samples as ``x,y`` lines."""
+    """Samples as CSV rows under a header of the data's column names."""
 
     suffix = ".csv"
+
+    def __init__(self, description: dict | None = None) -> None:
+        self.columns = (description or {}).get("columns", [])
 
     def write(self, samples: torch.Tensor, path: Path) -> list[Path]:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{x:.5f},{y:.5f}\n" for x, y in samples.tolist()))
+        rows = "".join(",".join(f"{v:.5f}" for v in row) + "\n" for row in samples.tolist())
+        path.write_text(",".join(self.columns) + "\n" + rows)
         return [path]
 
     def generate(self, run, n: int, out: Path | None, scale: float = 1.0) -> list[Path]:
-        """``genmm generate RUN --n N -o out.csv --scale 2``."""
+        """``genmm generate RUN --n N -o out.csv --scale 2`` (``scale`` reaches the generator)."""
         with run.evaluating(seed=run.generate_seed):
-            samples = run.sample(n) * scale
-        return self.write(samples, out or run.out / "generated.csv")
+            samples = run.sample(n, scale=scale)
+        return self.write(samples, output_path(run, out, self.suffix))
 
 
 @genmm.hookimpl
@@ -88,6 +142,7 @@ def genmm_register_datasets(register):
 
 @genmm.hookimpl
 def genmm_register_models(register):
+    register("swissroll.generator", Generator, about="an MLP, as wide as the table")
     register("swissroll.critic", Critic)
 
 
@@ -99,6 +154,11 @@ def genmm_register_metrics(register):
 @genmm.hookimpl
 def genmm_register_writers(register):
     register("swissroll.csv", CSVWriter)
+
+
+@genmm.hookimpl
+def genmm_recipe_folders():
+    return [Path(__file__).resolve().parent / "recipes"]
 
 
 @genmm.hookimpl
