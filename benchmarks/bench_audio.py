@@ -9,11 +9,12 @@
 References on this kind of 2-core CPU (FACTS.md): the official melgan-neurips generator
 synthesises 120 kHz with weight norm folded; its training step at batch 4 x 8,192 takes 4.5 s.
 
-``step`` is the paper's step (Kumar et al. 2019, sec. 3): a discriminator step on the hinge
-loss of three scales, then a generator step on hinge + 10 x feature matching, Adam 1e-4,
-betas (0.5, 0.9). ``memory`` runs one such step at batch 16 in a fresh process and reports
-``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (peak resident set size, which includes the
-~0.4 GB of the torch import) and the growth over the RSS before the step.
+``step`` is the paper's step (Kumar et al. 2019, sec. 3) through the core's path (``core.gan``
+on a ``MiniRun``): a discriminator step on the hinge loss of three scales, then a generator
+step on hinge + 10 x feature matching, Adam 1e-4, betas (0.5, 0.9). ``memory`` runs one
+such step at batch 16 in a fresh process and reports ``resource.getrusage(RUSAGE_SELF)
+.ru_maxrss`` (peak resident set size, which includes the ~0.4 GB of the torch import) and the
+growth over the RSS before the step.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from genmm.losses import FeatureMatchingLoss, HingeLoss, discriminate  # noqa: E402
+from genmm.losses import FeatureMatchingLoss, HingeLoss  # noqa: E402
+from genmm.testing import MiniRun  # noqa: E402
+from genmm.training import GANTrainer  # noqa: E402
 from genmm_audio.discriminator import MultiScaleDiscriminator  # noqa: E402
 from genmm_audio.generator import MelGANGenerator, fold_weight_norm  # noqa: E402
 
@@ -90,33 +93,23 @@ def synthesis(seconds: float = 10.0, repeats: int = 5, ngf: int = 32) -> None:
 
 
 def gan_step(batch: int, segment: int = 8192, ngf: int = 32, ndf: int = 16):
-    """Models, optimisers and one step function of the paper's training loop."""
+    """Models, optimisers and one step function of the paper's training loop, through the
+    core's path (``core.gan`` on a :class:`genmm.testing.MiniRun`), as ``genmm run`` steps."""
     torch.manual_seed(0)
     generator, discriminator = MelGANGenerator(ngf=ngf), MultiScaleDiscriminator(ndf=ndf)
-    g_optimizer = torch.optim.Adam(generator.parameters(), 1e-4, betas=(0.5, 0.9))
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), 1e-4, betas=(0.5, 0.9))
-    hinge, matching = HingeLoss(), FeatureMatchingLoss(weight=10.0)
     real = 0.3 * torch.randn(batch, 1, segment)  # (B, 1, T)
     mel = torch.randn(batch, 80, segment // 256) - 2.0  # (B, 80, T / 256)
-
-    def step() -> None:
-        fake = generator(mel)  # (B, 1, T)
-        d_optimizer.zero_grad(set_to_none=True)
-        real_scores, real_features = discriminate(discriminator, real)
-        fake_scores, _ = discriminate(discriminator, fake.detach())
-        hinge.discriminator_loss(real_scores, fake_scores).backward()
-        d_optimizer.step()
-        g_optimizer.zero_grad(set_to_none=True)
-        discriminator.requires_grad_(False)
-        fake_scores, fake_features = discriminate(discriminator, fake)
-        pairs = zip(real_features, fake_features)
-        feature_loss = sum((f - r.detach()).abs().mean() for r, f in pairs)
-        loss = hinge.generator_loss(fake_scores) + matching.weight * feature_loss
-        loss.backward()
-        discriminator.requires_grad_(True)
-        g_optimizer.step()
-
-    return step
+    melgan = {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.9]}
+    run = MiniRun(
+        {"generator": generator, "discriminator": discriminator},
+        {"adversarial": HingeLoss(), "feature_matching": FeatureMatchingLoss(weight=10.0)},
+        lambda: {"real": real, "condition": mel},
+        batch_size=batch,
+        optimizers={"generator": melgan, "discriminator": melgan},
+    )
+    trainer = GANTrainer()
+    trainer.setup(run)
+    return lambda: run.step_once(trainer)
 
 
 def training_step(batch: int = 4, repeats: int = 3) -> None:

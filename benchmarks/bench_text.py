@@ -79,14 +79,18 @@ def bench_sampling(repeats: int = 20) -> None:
 
 
 def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int) -> None:
+    from genmm.testing import MiniRun
     from genmm_text.discriminator import CNNDiscriminator
     from genmm_text.generator import LSTMGenerator
+    from genmm_text.trainer import G_OPTIMIZER
 
     torch.manual_seed(0)
     generator = LSTMGenerator(vocab, 32, 32, length)
     rollout_model = LSTMGenerator(vocab, 32, 32, length).requires_grad_(False)
     discriminator = CNNDiscriminator(vocab, max_length=length).eval()
-    optimizer = torch.optim.Adam(generator.parameters(), 0.01)
+    # the update goes through the core's optimisation path, as in training (clip at 5)
+    run = MiniRun({"generator": generator}, {}, lambda: None, clip_grad_norm=5.0)
+    run.add_optimizer("generator", default=G_OPTIMIZER)
     rows = []
     for repeat in range(repeats + 1):
         start = time.perf_counter()
@@ -97,11 +101,7 @@ def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int
         rolled = time.perf_counter()
         rewards = discriminator.rollout_rewards(tokens, completions)
         scored = time.perf_counter()
-        loss = -(generator.log_probs(tokens) * rewards).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(generator.parameters(), 5.0)
-        optimizer.step()
+        run.update("generator", lambda x=tokens, q=rewards: -(generator.log_probs(x) * q).sum())
         end = time.perf_counter()
         if repeat:  # the first is a warm-up
             rows.append(
@@ -184,9 +184,9 @@ def bench_quality(
         class Hook:
             @hookimpl
             def genmm_step_end(self, run, step, logs):
-                if run.phase_name == "adversarial" and run.phase.rounds % eval_every == 0:
+                if run.phase_name == "adversarial" and run.trainer.rounds % eval_every == 0:
                     logs = {k: round(float(v), 4) for k, v in logs.items()}
-                    Report.evaluate("adversarial", round=run.phase.rounds, **logs)
+                    Report.evaluate("adversarial", round=run.trainer.rounds, **logs)
 
         manager.pm.register(Hook(), name="bench_text_eval")
     if budget_s:

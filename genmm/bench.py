@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from genmm.hookspecs import hookimpl
 from genmm.losses import AdversarialLoss
 from genmm.plugins import PluginManager
 from genmm.training.gan import GANTrainer, unpack
@@ -48,9 +49,11 @@ class StepClock:
         self.times: list[float] = []
         self.run: Run | None = None
 
+    @hookimpl
     def genmm_run_start(self, run: Run) -> None:
         self.run = run
 
+    @hookimpl
     def genmm_step_end(self, run: Run, step: int, logs: dict[str, float]) -> None:
         synchronize(run.device)
         self.times.append(time.perf_counter())
@@ -59,11 +62,8 @@ class StepClock:
 def framework_seconds(recipe: dict[str, Any], manager: PluginManager, steps: int) -> tuple:
     """Seconds from the end of step 1 to the end of the last step, through genmm.train."""
     from genmm.api import train
-    from genmm.hookspecs import hookimpl
 
     clock = StepClock()
-    for name in ("genmm_run_start", "genmm_step_end"):
-        setattr(clock, name, hookimpl(getattr(clock, name)))
     manager.pm.register(clock, name="bench-clock")
     try:
         with tempfile.TemporaryDirectory(prefix="genmm-bench-") as folder:

@@ -15,7 +15,7 @@ import typer
 
 from genmm import recipe as recipes
 from genmm.errors import GenmmError, RecipeError
-from genmm.registry import KINDS, check_call
+from genmm.registry import KINDS, check_call, singular
 
 app = typer.Typer(
     add_completion=False,
@@ -235,7 +235,7 @@ def plugins(
             for name in row["registered"].get(kind, []):
                 component = manager.registry.components[kind][name]
                 about = "; ".join(f"{v}" for v in component.about.values())
-                typer.echo(f"  {kind[:-1]:<8} {name}" + (f"  — {about}" if about else ""))
+                typer.echo(f"  {singular(kind):<8} {name}" + (f"  — {about}" if about else ""))
         if hooks and row.get("hooks"):
             typer.echo(f"  hooks: {', '.join(row['hooks'])}")
 

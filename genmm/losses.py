@@ -43,8 +43,12 @@ class Context:
     fake_features: list[Tensor] = field(default_factory=list)
     batch: Any = None
     step: int = 0
+    #: how the trainer calls D (``(x, condition) -> (scores, features)``); penalties use it too
+    discriminator_call: Any = None
 
     def discriminate(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        if self.discriminator_call is not None:
+            return self.discriminator_call(x, self.condition)
         return discriminate(self.discriminator, x, self.condition)
 
 

@@ -66,8 +66,8 @@ class PluginManager:
         if problem is None:
             try:
                 self.pm.register(module, name=name)
-            except pluggy.PluginValidationError as error:
-                problem = str(error).splitlines()[0]
+            except pluggy.PluginValidationError as error:  # e.g. a misspelt hook argument
+                problem = "; ".join(line.strip() for line in str(error).splitlines() if line)
         if problem is not None:
             self.infos[name].error = problem
             log.warning("plugin '%s' is disabled: %s", name, problem)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from genmm.errors import RecipeError
-from genmm.registry import Registry, check_call, closest
+from genmm.registry import Registry, check_call, closest, singular
 
 TOP_LEVEL: dict[str, str] = {
     "base": "a recipe file (or list of files) merged first, relative to this one",
@@ -41,7 +41,7 @@ PHASE_KEYS = {
     "batch_size": "the global batch: each of N processes draws batch_size / N items",
     "optimizers": "{role: {name: adam, lr: ..., ...}} over the trainer's defaults",
     "schedules": "{role: {name: constant | linear | cosine | step | exponential, ...}}",
-    "clip_grad_norm": "clip each update's gradient norm (null: no clipping)",
+    "clip_grad_norm": "clip each update's gradient norm: a norm, {role: norm} or null",
     "accumulate": "micro-batches per update (gradient accumulation)",
 }
 #: keys of earlier versions, and what replaced them
@@ -345,14 +345,16 @@ def _check_phase(registry: Registry, name: str, phase: Any, file: str | None) ->
                 key=f"{key}.{loop_key}",
             )
     clip = phase.get("clip_grad_norm")
-    if clip is not None and (
-        isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0
-    ):
-        raise RecipeError(
-            f"expected a positive number or null, got {clip!r}",
-            file=file,
-            key=f"{key}.clip_grad_norm",
-        )
+    for role, norm in clip.items() if isinstance(clip, dict) else [(None, clip)]:
+        if norm is not None and (
+            isinstance(norm, bool) or not isinstance(norm, (int, float)) or norm <= 0
+        ):
+            where = f"{key}.clip_grad_norm" + (f".{role}" if role else "")
+            raise RecipeError(
+                f"expected a positive number or null (or {{role: number}}), got {norm!r}",
+                file=file,
+                key=where,
+            )
     for section, check in (("optimizers", check_optimizer), ("schedules", check_schedule)):
         table = phase.get(section) or {}
         if not isinstance(table, dict):
@@ -381,7 +383,7 @@ def _check_phase(registry: Registry, name: str, phase: Any, file: str | None) ->
 def _check_component(registry: Registry, kind: str, spec: Any, file: str | None, key: str):
     if not isinstance(spec, dict) or "name" not in spec:
         raise RecipeError(
-            f"expected a mapping with a 'name' of a registered {kind[:-1]}", file=file, key=key
+            f"expected a mapping with a 'name' of a registered {singular(kind)}", file=file, key=key
         )
     arguments = {k: v for k, v in spec.items() if k != "name"}
     registry.check_arguments(kind, spec["name"], arguments, file=file, key=key)
@@ -407,7 +409,10 @@ def with_defaults(recipe: dict[str, Any], registry: Registry) -> dict[str, Any]:
         return spec
 
     recipe = copy.deepcopy(recipe)
-    recipe["data"] = fill("datasets", recipe["data"])
+    data = fill("datasets", recipe["data"])
+    if "seed" in data and "seed" not in recipe["data"]:
+        data["seed"] = recipe["seed"]  # what the run hands the dataset
+    recipe["data"] = data
     for section, kind in (("models", "models"), ("losses", "losses")):
         for role, spec in recipe.get(section, {}).items():
             recipe[section][role] = fill(kind, spec)

@@ -17,6 +17,11 @@ from genmm.errors import PluginError, RecipeError
 KINDS: tuple[str, ...] = ("datasets", "models", "losses", "trainers", "metrics", "writers")
 
 
+def singular(kind: str) -> str:
+    """``losses`` -> ``loss``, ``models`` -> ``model``."""
+    return kind[:-2] if kind.endswith("ses") else kind[:-1]
+
+
 @dataclass
 class Component:
     """One registered factory, the plugin that registered it and free-text facts about it."""
@@ -58,7 +63,7 @@ class Registry:
             raise PluginError(f"unknown component kind '{kind}'{closest(kind, KINDS)}")
         if not isinstance(name, str) or "." not in name:
             raise PluginError(
-                f"plugin '{plugin}' registered {kind[:-1]} {name!r}: "
+                f"plugin '{plugin}' registered {singular(kind)} {name!r}: "
                 "names must look like '<plugin>.<thing>'"
             )
         if not callable(factory):
@@ -67,7 +72,7 @@ class Registry:
         existing = self.components[kind].get(name)
         if existing is not None:
             raise PluginError(
-                f"{kind[:-1]} '{name}' is registered twice: by plugin '{existing.plugin}' "
+                f"{singular(kind)} '{name}' is registered twice: by plugin '{existing.plugin}' "
                 f"and by plugin '{plugin}'"
             )
         self.components[kind][name] = Component(name, kind, factory, plugin, dict(about))
@@ -76,7 +81,9 @@ class Registry:
         table = self.components[kind]
         if name not in table:
             raise RecipeError(
-                f"unknown {kind[:-1]} '{name}'{closest(name, tuple(table))}", file=file, key=key
+                f"unknown {singular(kind)} '{name}'{closest(name, tuple(table))}",
+                file=file,
+                key=key,
             )
         return table[name]
 
@@ -107,7 +114,9 @@ class Registry:
         An error the factory raises itself names the recipe file and key."""
         if not isinstance(spec, dict) or "name" not in spec:
             raise RecipeError(
-                f"expected a mapping with a 'name' of a registered {kind[:-1]}", file=file, key=key
+                f"expected a mapping with a 'name' of a registered {singular(kind)}",
+                file=file,
+                key=key,
             )
         arguments = {k: v for k, v in spec.items() if k != "name"}
         component = self.get(kind, spec["name"], file=file, key=f"{key}.name" if key else "name")

@@ -43,6 +43,11 @@ class BuiltRun(Protocol):
     step: int
     #: the seed ``genmm generate --seed`` asks for (``None`` in training)
     generate_seed: int | None
+    #: under data parallelism: this process's rank, the process count, and whether this is
+    #: rank 0 (hooks run on every process; write files only where ``is_main``)
+    rank: int
+    world_size: int
+    is_main: bool
 
     @property
     def samples_dir(self) -> Path: ...

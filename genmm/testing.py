@@ -55,6 +55,7 @@ class MiniRun:
         self.description = dict(description or {})
         self.phase_name, self.step = phase_name, 0
         self.generate_seed: int | None = None
+        self.rank, self.world_size, self.is_main = 0, 1, True
         self.ema: dict[str, EMA] = {}
         self._batch_size = batch_size
         self.optimization = Optimization(

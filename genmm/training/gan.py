@@ -26,7 +26,7 @@ from torch import Tensor
 
 from genmm.errors import RecipeError
 from genmm.losses import AdversarialLoss, Context, Loss, discriminate
-from genmm.training.optim import DEFAULT_OPTIMIZER
+from genmm.training.optim import DEFAULT_OPTIMIZER, NonFiniteLoss
 from genmm.training.run import generate, sample_latent
 from genmm.training.trainer import Trainer
 
@@ -168,6 +168,13 @@ class GANTrainer(Trainer):
     # ------------------------------------------------------------------ the step
     def train_step(self, run: TrainerRun) -> dict[str, Any]:
         logs: dict[str, Any] = {}
+        try:
+            return self._step(run, logs)
+        except NonFiniteLoss as error:
+            error.logs = {**logs, f"{error.role}_loss": error.value}  # which term it was
+            raise
+
+    def _step(self, run: TrainerRun, logs: dict[str, Any]) -> dict[str, Any]:
         kept: list[Context] = []
         for critic in range(self.n_critic):
             last = critic == self.n_critic - 1
@@ -177,7 +184,16 @@ class GANTrainer(Trainer):
                 latent = sample_latent(self.G, real.shape[0], run.device)
                 with torch.set_grad_enabled(last):
                     fake = self.make_fake(run, latent, condition)
-                context = Context(self.G, self.D, real, fake, condition, latent, step=run.step)
+                context = Context(
+                    self.G,
+                    self.D,
+                    real,
+                    fake,
+                    condition,
+                    latent,
+                    step=run.step,
+                    discriminator_call=self.discriminate,
+                )
                 context.real_scores, context.real_features = self.discriminate(real, condition)
                 fake_scores, _ = self.discriminate(fake.detach(), condition)
                 loss = self.discriminator_loss(context, fake_scores, logs)

@@ -182,7 +182,7 @@ class Loop:
             try:
                 logs = phase.train_step(run)
             except NonFiniteLoss as error:
-                logs = {error.role: error.value}
+                logs = error.logs or {f"{error.role}_loss": error.value}
             floats = {key: float(value) for key, value in logs.items()}
             bad = [key for key, value in floats.items() if not math.isfinite(value)]
             if bad:

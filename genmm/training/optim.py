@@ -41,6 +41,7 @@ class NonFiniteLoss(TrainingError):
 
     def __init__(self, role: str, value: float) -> None:
         self.role, self.value = role, value
+        self.logs: dict[str, Any] = {}  # a trainer may add the step's figures so far
         super().__init__(f"{role}: {value}")
 
 
@@ -154,7 +155,8 @@ class Optimization:
 
     ``specs`` and ``schedules`` are the phase's ``optimizers: {role: spec}`` and
     ``schedules: {role: spec}``; a trainer's own default for a role is updated by the recipe's
-    keys. ``clip_grad_norm`` and ``accumulate`` are the phase's keys of the same names.
+    keys. ``clip_grad_norm`` (a norm for every role, or ``{role: norm}``) and ``accumulate``
+    are the phase's keys of the same names.
     """
 
     def __init__(
@@ -163,7 +165,7 @@ class Optimization:
         specs: dict[str, dict[str, Any]] | None = None,
         schedules: dict[str, dict[str, Any]] | None = None,
         total_steps: int = 1,
-        clip_grad_norm: float | None = None,
+        clip_grad_norm: float | dict[str, float | None] | None = None,
         accumulate: int = 1,
         device: torch.device | str = "cpu",
         precision: str = "fp32",
@@ -222,7 +224,9 @@ class Optimization:
 
     def check_roles(self) -> None:
         """Every role the recipe gives an optimiser or schedule for is one the trainer updates."""
-        for section, given in (("optimizers", self.specs), ("schedules", self.schedule_specs)):
+        clip = self.clip_grad_norm if isinstance(self.clip_grad_norm, dict) else {}
+        sections = (("optimizers", self.specs), ("schedules", self.schedule_specs))
+        for section, given in (*sections, ("clip_grad_norm", clip)):
             for role in given:
                 if role not in self.optimizers:
                     from genmm.registry import closest
@@ -268,8 +272,10 @@ class Optimization:
             distributed.average_gradients(optimizer)
         if scaler is not None:
             scaler.unscale_(optimizer)
-        if self.clip_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.parameters[role], self.clip_grad_norm)
+        clip = self.clip_grad_norm
+        clip = clip.get(role) if isinstance(clip, dict) else clip
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.parameters[role], clip)
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()

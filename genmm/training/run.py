@@ -141,7 +141,7 @@ class Run:
             if self.distributed:
                 distributed.broadcast_module(self.models[role])
         self.losses: dict[str, Any] = {
-            role: self.registry.build("losses", spec, file=file, key=f"losses.{role}")
+            role: self.registry.build("losses", spec, file=file, key=f"losses.{role}", **injected)
             for role, spec in recipe.get("losses", {}).items()
         }
         self.metrics = [

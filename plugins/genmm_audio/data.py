@@ -11,8 +11,9 @@ down to mono, and the last ``held_out`` utterances are kept for evaluation.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import soundfile
@@ -24,6 +25,23 @@ from genmm_audio.frontend import MelFrontend, resample
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac")
+#: the held-out fraction by default: 8 of the built-in corpus's 300 utterances
+HELD_OUT = 0.027
+#: the front end's settings in a description
+FRONTEND_KEYS = ("sample_rate", "n_fft", "hop", "win", "n_mels", "fmin", "fmax")
+
+
+def held_out_count(fraction: float, total: int) -> int:
+    """Utterances held out of ``total``: ``fraction * total`` rounded half up, at least one
+    when ``fraction > 0``."""
+    if not (isinstance(fraction, (int, float)) and 0.0 <= fraction < 1.0):
+        raise ValueError(
+            f"held_out is a fraction in [0, 1) (e.g. {HELD_OUT}: 8 of 300 utterances), "
+            f"got {fraction!r}"
+        )
+    if fraction == 0:
+        return 0
+    return max(1, math.floor(fraction * total + 0.5))
 
 
 def list_audio(root: Path) -> list[tuple[str, Path, str]]:
@@ -75,20 +93,31 @@ class SpeechDataset:
         n_mels: int = 80,
         fmin: float = 0.0,
         fmax: float | None = None,
-        held_out: int = 8,
+        held_out: float = HELD_OUT,
         random_gain: bool = True,
-        bad_files: str = "error",
+        bad_files: Literal["error", "skip"] = "error",
         max_files: int | None = None,
     ) -> None:
         if bad_files not in ("error", "skip"):
             raise ValueError("bad_files must be 'error' or 'skip'")
         if segment % hop:
             raise ValueError(f"segment ({segment}) must be a multiple of hop ({hop})")
+        held_out_count(held_out, 1)  # a bad fraction fails before any file is read
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"{self.root}: speech folder does not exist")
         self.sample_rate, self.segment, self.hop = sample_rate, segment, hop
         self.random_gain = random_gain
+        self.held_out = float(held_out)
+        self.settings = {
+            "sample_rate": sample_rate,
+            "n_fft": n_fft,
+            "hop": hop,
+            "win": win,
+            "n_mels": n_mels,
+            "fmin": float(fmin),
+            "fmax": None if fmax is None else float(fmax),
+        }
         self.frontend = MelFrontend(sample_rate, n_fft, hop, win, n_mels, fmin, fmax)
         entries = list_audio(self.root)
         if max_files is not None:
@@ -120,16 +149,35 @@ class SpeechDataset:
         self.skipped = skipped
         if skipped:
             log.warning("%s: skipped %d unreadable or too short files", self.root, len(skipped))
-        if len(self.audio) <= held_out:
+        count = held_out_count(held_out, len(self.audio))
+        if len(self.audio) <= count:
             raise DataError(
-                f"{self.root}: {len(self.audio)} usable files, need more than held_out={held_out}"
+                f"{self.root}: {len(self.audio)} usable files, need more than the "
+                f"{count} held out (held_out={held_out})"
             )
-        self.train_count = len(self.audio) - held_out
+        self.train_count = len(self.audio) - count
         self.held_out_ids = self.ids[self.train_count :]
-        self.cache: dict[str, Any] = {}  # metrics keep their baseline figures here
 
     def __len__(self) -> int:
         return self.train_count
+
+    def describe(self) -> dict[str, Any]:
+        """Plain data: the front end's settings (what the generator, the metrics and the writer
+        need, with or without the data), the segment and the split's sizes."""
+        return {
+            **self.settings,
+            "segment": self.segment,
+            "random_gain": self.random_gain,
+            "held_out": self.held_out,
+            "utterances": len(self.audio),
+            "train_utterances": self.train_count,
+            "held_out_utterances": len(self.held_out_ids),
+        }
+
+    def held_out_set(self, max_seconds: float | None = None) -> HeldOutSet:
+        """The held-out utterances, whole (or their first ``max_seconds``), as a map-style
+        dataset of training-format items (see :class:`HeldOutSet`)."""
+        return HeldOutSet(self.audio[self.train_count :], self.held_out_ids, self, max_seconds)
 
     def _segment(self, index: int) -> torch.Tensor:  # -> (1, segment)
         audio = self.audio[index]
@@ -151,17 +199,37 @@ class SpeechDataset:
             condition = self.frontend(real)  # (B, n_mels, segment / hop)
         return {"real": real, "condition": condition}
 
-    def held_out_audio(self, count: int | None = None, max_seconds: float | None = 4.0):
-        """Held-out utterances ``[(id, (1, T))]``, T a multiple of the hop, at most
-        ``max_seconds`` long."""
-        items = []
-        for offset, name in enumerate(self.held_out_ids[:count]):
-            audio = self.audio[self.train_count + offset]
-            if max_seconds is not None:
-                audio = audio[: int(max_seconds * self.sample_rate)]
-            audio = audio[: audio.numel() // self.hop * self.hop]
-            items.append((name, audio.unsqueeze(0)))
-        return items
+
+class HeldOutSet:
+    """Held-out utterances: item ``i`` is ``{"real": (1, T), "condition": (n_mels, T / hop)}``,
+    the whole peak-normalised utterance (or its first ``max_seconds``) cut to a multiple of the
+    hop, and its log-mel; no random segment or gain, so every call gives the same item.
+    ``ids[i]`` names item ``i``."""
+
+    def __init__(
+        self,
+        audio: list[torch.Tensor],
+        ids: list[str],
+        dataset: SpeechDataset,
+        max_seconds: float | None = None,
+    ) -> None:
+        self.audio, self.ids = audio, list(ids)
+        self.frontend, self.hop = dataset.frontend, dataset.hop
+        self.limit = None if max_seconds is None else int(max_seconds * dataset.sample_rate)
+
+    def __len__(self) -> int:
+        return len(self.audio)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"held-out item {index} of {len(self)}")
+        audio = self.audio[index]
+        if self.limit is not None:
+            audio = audio[: self.limit]
+        real = audio[: audio.numel() // self.hop * self.hop].unsqueeze(0)  # (1, T)
+        with torch.no_grad():
+            condition = self.frontend(real.unsqueeze(0))[0]  # (n_mels, T / hop)
+        return {"real": real, "condition": condition}
 
 
 def espeak_corpus(
@@ -169,7 +237,7 @@ def espeak_corpus(
     sentences: int = 300,
     voices: list[str] | None = None,
     corpus_seed: int = 0,
-    source: str = "auto",
+    source: Literal["auto", "news", "generated"] = "auto",
     sample_rate: int = 22050,
     segment: int = 8192,
     n_fft: int = 1024,
@@ -178,7 +246,7 @@ def espeak_corpus(
     n_mels: int = 80,
     fmin: float = 0.0,
     fmax: float | None = None,
-    held_out: int = 8,
+    held_out: float = HELD_OUT,
     random_gain: bool = True,
 ) -> SpeechDataset:
     """The built-in corpus: rendered with espeak-ng into ``root`` on first use, then read."""
@@ -190,8 +258,9 @@ def espeak_corpus(
     )
 
 
-def frontend_from_data(spec: dict[str, Any]) -> MelFrontend:
-    """The mel front end a recipe's ``data`` section describes (used when there is no dataset,
-    as in ``genmm generate``)."""
-    keys = ("sample_rate", "n_fft", "hop", "win", "n_mels", "fmin", "fmax")
-    return MelFrontend(**{k: spec[k] for k in keys if k in spec})  # the rest: its own defaults
+def frontend_from_description(description: dict[str, Any] | None) -> MelFrontend:
+    """The mel front end a data description (:meth:`SpeechDataset.describe`) names: the same
+    with the data or without it (``genmm generate``). Settings it lacks take the paper's
+    defaults (22,050 Hz, n_fft 1024, hop 256, window 1024, 80 mels)."""
+    description = description or {}
+    return MelFrontend(**{k: description[k] for k in FRONTEND_KEYS if k in description})

@@ -8,6 +8,10 @@ of three dilated blocks (dilations 1, 3, 9), then LeakyReLU, a reflection-padded
 to one channel and tanh. Every convolution is weight-normalised (sec. 2.1.3).
 At ``ngf = 32`` and 80 mels it has 4,266,050 parameters (weight-norm g and v counted).
 
+Built from a recipe it takes the data's ``description``: ``n_mels`` defaults to the data's, and
+a model whose upsampling factors do not multiply to the data's hop (or whose ``n_mels`` is not
+the data's) is refused when it is built, not when the first batch arrives.
+
 For inference :func:`fold_weight_norm` returns a copy with plain weights (``w = g v / ||v||``)
 and the transposed convolutions rewritten as polyphase convolutions (the same function).
 """
@@ -15,6 +19,7 @@ and the transposed convolutions rewritten as polyphase convolutions (the same fu
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -56,18 +61,30 @@ class MelGANGenerator(nn.Module):
 
     def __init__(
         self,
-        n_mels: int = 80,
+        n_mels: int | None = None,
         ngf: int = 32,
         ratios: list[int] | None = None,
         residual_layers: int = 3,
         slope: float = 0.2,
+        description: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         ratios = list(ratios or [8, 8, 2, 2])
+        description = description or {}
+        data_mels = description.get("n_mels")
+        if n_mels is None:
+            n_mels = int(data_mels) if data_mels is not None else 80
+        elif data_mels is not None and n_mels != data_mels:
+            raise ValueError(f"n_mels is {n_mels} but the data's log-mels have {data_mels}")
         self.n_mels = n_mels
         self.hop = 1
         for ratio in ratios:
             self.hop *= ratio
+        data_hop = description.get("hop")
+        if data_hop is not None and self.hop != data_hop:
+            raise ValueError(
+                f"ratios {ratios} upsample by {self.hop} but the data's hop is {data_hop}"
+            )
         channels = ngf * 2 ** len(ratios)  # 512 at ngf 32
         layers: list[nn.Module] = [
             nn.ReflectionPad1d(3),

@@ -10,29 +10,48 @@ with the reference audio:
 * ``pesq``: wide-band PESQ (ITU-T P.862.2, ``pesq``) at 16 kHz, when installed;
 * ``synthesis_khz`` / ``real_time_factor``: generator speed on this machine.
 
-Griffin-Lim figures carry the suffix ``_griffin_lim`` and are computed once per dataset.
+Griffin-Lim figures carry the suffix ``_griffin_lim`` and are computed once per metric and
+held-out set. The utterances are the first ``utterances`` items of the data's
+``held_out_set(max_seconds)`` (whole held-out utterances, cut to ``max_seconds``); the front end
+that scores them is built from the data's ``description``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
+from genmm.errors import DataError
 from genmm.metrics import Metric
+from genmm_audio.data import frontend_from_description
 from genmm_audio.frontend import resample
 from genmm_audio.generator import fold_weight_norm
 from genmm_audio.losses import mrstft_distance
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import BuiltRun as Run
 
 log = logging.getLogger(__name__)
 
 MEASURES = ("mel_l1", "mrstft", "stoi", "pesq", "speed")
+Measure = Literal["mel_l1", "mrstft", "stoi", "pesq", "speed"]
+
+
+def held_out_items(run: Run, count: int, max_seconds: float | None, who: str):
+    """The first ``count`` items of the live data's ``held_out_set(max_seconds)``."""
+    dataset = run.dataset
+    if dataset is None or not callable(getattr(dataset, "held_out_set", None)):
+        raise DataError(f"{who} needs speech data with held-out utterances (audio.speech)")
+    held = dataset.held_out_set(max_seconds)
+    if len(held) == 0:
+        raise DataError(f"{who} needs held-out utterances: set data.held_out above 0")
+    ids = list(getattr(held, "ids", range(len(held))))
+    chosen = range(min(count, len(held)))
+    return [ids[i] for i in chosen], [held[i] for i in chosen]
 
 
 def stoi_score(reference: torch.Tensor, estimate: torch.Tensor, rate: int) -> float | None:
@@ -92,11 +111,12 @@ class VocoderQuality(Metric):
 
     def __init__(
         self,
-        measures: list[str] | None = None,
+        measures: list[Measure] | None = None,
         utterances: int = 8,
         max_seconds: float = 4.0,
         griffin_lim: bool = True,
         griffin_lim_iterations: int = 32,
+        description: dict[str, Any] | None = None,
     ) -> None:
         self.measures = list(measures or MEASURES)
         unknown = sorted(set(self.measures) - set(MEASURES))
@@ -106,15 +126,16 @@ class VocoderQuality(Metric):
         self.max_seconds = max_seconds
         self.griffin_lim = griffin_lim
         self.griffin_lim_iterations = griffin_lim_iterations
+        self.frontend = frontend_from_description(description)
+        self.cache: dict[Any, dict[str, float]] = {}  # Griffin-Lim figures, computed once
 
     def __call__(self, run: Run) -> dict[str, float]:
-        dataset = run.dataset
-        frontend = dataset.frontend
-        items = dataset.held_out_audio(self.utterances, self.max_seconds)
+        frontend = self.frontend
+        ids, items = held_out_items(run, self.utterances, self.max_seconds, "audio.quality")
         generator = fold_weight_norm(run.sampling_model("generator"))
         rows, seconds, samples = [], 0.0, 0
-        for _, audio in items:
-            mel = frontend(audio[None])  # (1, n_mels, N)
+        for item in items:
+            audio, mel = item["real"], item["condition"][None]  # (1, T), (1, n_mels, N)
             started = time.perf_counter()
             with torch.inference_mode():
                 output = generator(mel.to(run.device)).cpu()[0]  # (1, T)
@@ -126,28 +147,22 @@ class VocoderQuality(Metric):
             results["synthesis_khz"] = samples / seconds / 1000
             results["real_time_factor"] = samples / frontend.sample_rate / seconds
         if self.griffin_lim:
-            results.update(self.baseline(dataset, items))
+            results.update(self.baseline(ids, items))
         return results
 
-    def baseline(self, dataset, items) -> dict[str, float]:
-        """Griffin-Lim figures on the same mels, cached on the dataset."""
-        key = (
-            "griffin_lim",
-            tuple(self.measures),
-            len(items),
-            self.max_seconds,
-            self.griffin_lim_iterations,
-        )
-        if key not in dataset.cache:
-            frontend = dataset.frontend
+    def baseline(self, ids: list[Any], items: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        """Griffin-Lim figures on the same mels, computed once per held-out set."""
+        key = (tuple(ids), tuple(int(item["real"].shape[-1]) for item in items))
+        if key not in self.cache:
+            frontend = self.frontend
             rows = []
-            for _, audio in items:
-                mel = frontend(audio[None])
+            for item in items:
+                audio, mel = item["real"], item["condition"][None]
                 output = frontend.griffin_lim(mel, self.griffin_lim_iterations)[0]
                 measures = [m for m in self.measures if m != "speed"]
                 rows.append(score(frontend, audio, output, measures))
-            dataset.cache[key] = average(rows, "_griffin_lim")
-        return dict(dataset.cache[key])
+            self.cache[key] = average(rows, "_griffin_lim")
+        return dict(self.cache[key])
 
 
 def single(measure: str, doc: str) -> type[VocoderQuality]:
@@ -158,9 +173,10 @@ def single(measure: str, doc: str) -> type[VocoderQuality]:
             max_seconds: float = 4.0,
             griffin_lim: bool = True,
             griffin_lim_iterations: int = 32,
+            description: dict[str, Any] | None = None,
         ) -> None:
             super().__init__(
-                [measure], utterances, max_seconds, griffin_lim, griffin_lim_iterations
+                [measure], utterances, max_seconds, griffin_lim, griffin_lim_iterations, description
             )
 
     One.__doc__ = doc

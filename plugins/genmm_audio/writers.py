@@ -3,6 +3,8 @@
 ``genmm generate runs/speech --wav in.wav -o out.wav`` resynthesises a recording through the
 vocoder (its log-mel, then the generator); ``--mel file.npy`` vocodes a saved log-mel
 (``(n_mels, N)`` or ``(1, n_mels, N)``, log10 magnitude as the front end computes it).
+The front end (sample rate, mel settings) is rebuilt from the data's ``description``, which the
+checkpoint keeps: ``genmm generate`` builds no data.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import torch
 from PIL import Image
 
 from genmm.errors import DataError
-from genmm.writers import Writer, default_output
-from genmm_audio.data import frontend_from_data, load_audio
+from genmm.writers import Writer, output_path
+from genmm_audio.data import frontend_from_description, load_audio
 from genmm_audio.generator import fold_weight_norm
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import BuiltRun as Run
 
 # a perceptual dark-blue -> yellow ramp (anchors of matplotlib's viridis)
 ANCHORS = np.array(
@@ -59,21 +61,32 @@ class WavWriter(Writer):
 
     suffix = ".wav"
 
-    def __init__(self, png: bool = True, utterances: int = 2, max_seconds: float = 4.0) -> None:
+    def __init__(
+        self,
+        png: bool = True,
+        utterances: int = 2,
+        max_seconds: float = 4.0,
+        description: dict[str, Any] | None = None,
+    ) -> None:
         self.png = png
         self.utterances = utterances
         self.max_seconds = max_seconds
+        self.frontend = frontend_from_description(description)
 
     def write(
         self,
         samples: Any,
         path: Path,
-        sample_rate: int = 22050,
+        sample_rate: int | None = None,
         frontend=None,
         conditions: list[torch.Tensor] | None = None,
     ) -> list[Path]:
         """``samples``: ``(B, 1, T)`` or a list of ``(1, T)``; one wav per item (``path`` itself
-        when there is one, else ``<stem>-<i>.wav``)."""
+        when there is one, else ``<stem>-<i>.wav``) at ``sample_rate`` (default: the data's),
+        each with a png of ``conditions[i]`` over the output's log-mel by ``frontend``
+        (default: the data's)."""
+        frontend = self.frontend if frontend is None else frontend
+        sample_rate = frontend.sample_rate if sample_rate is None else sample_rate
         path = Path(path)
         if path.suffix.lower() != ".wav":
             path = path.with_suffix(".wav")
@@ -85,28 +98,29 @@ class WavWriter(Writer):
             data = audio.detach().float().cpu().reshape(-1).clamp(-1, 1).numpy()
             soundfile.write(str(target), data, sample_rate, subtype="PCM_16")
             written.append(target)
-            if self.png and frontend is not None:
+            if self.png:
                 output_mel = frontend(audio.detach().float().cpu().reshape(1, 1, -1))[0]
                 mels = [output_mel] if conditions is None else [conditions[index], output_mel]
                 written.append(spectrogram_png(mels, target.with_suffix(".png")))
         return written
 
     def write_samples(self, run: Run, stem: Path) -> list[Path]:
-        """Vocode the first held-out utterances (called inside ``run.evaluating()``)."""
+        """Vocode the first held-out utterances (called inside ``run.evaluating()``); nothing
+        when the data holds none out."""
         dataset = run.dataset
-        if dataset is None or not hasattr(dataset, "held_out_audio"):
+        if dataset is None or not callable(getattr(dataset, "held_out_set", None)):
             return []
-        frontend = dataset.frontend
+        held = dataset.held_out_set(self.max_seconds)
+        if len(held) == 0:
+            return []
         generator = fold_weight_norm(run.sampling_model("generator"))
         outputs, conditions = [], []
-        for _, audio in dataset.held_out_audio(self.utterances, self.max_seconds):
-            mel = frontend(audio[None])
+        for index in range(min(self.utterances, len(held))):
+            mel = held[index]["condition"]  # (n_mels, N)
             with torch.inference_mode():
-                outputs.append(generator(mel.to(run.device)).cpu()[0])
-            conditions.append(mel[0])
-        return self.write(
-            outputs, stem.with_suffix(".wav"), frontend.sample_rate, frontend, conditions
-        )
+                outputs.append(generator(mel[None].to(run.device)).cpu()[0])
+            conditions.append(mel)
+        return self.write(outputs, stem.with_suffix(".wav"), conditions=conditions)
 
     def generate(
         self,
@@ -119,7 +133,7 @@ class WavWriter(Writer):
         """``--wav FILE``: resynthesise a recording; ``--mel FILE.npy``: vocode a log-mel."""
         if (wav is None) == (mel is None):
             raise DataError("genmm generate for a vocoder needs exactly one of --wav or --mel")
-        frontend = frontend_from_data(run.recipe.get("data", {}))
+        frontend = self.frontend
         if wav is not None:
             audio = load_audio(Path(wav), frontend.sample_rate)
             if audio.numel() < frontend.n_fft:
@@ -131,8 +145,7 @@ class WavWriter(Writer):
         generator = fold_weight_norm(run.sampling_model("generator"))
         with run.evaluating(seed=run.generate_seed), torch.inference_mode():
             output = generator(condition.to(run.device)).cpu()  # (1, 1, N * hop)
-        target = out or default_output(run, self.suffix)
-        return self.write(output, target, frontend.sample_rate, frontend, [condition[0]])
+        return self.write(output, output_path(run, out, self.suffix), conditions=[condition[0]])
 
 
 def load_mel(path: Path, n_mels: int) -> torch.Tensor:

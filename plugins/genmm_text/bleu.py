@@ -11,6 +11,9 @@ For many hypotheses against one fixed reference set (generated text against held
 the text-GAN convention), :class:`References` counts the references' n-grams once, so each
 hypothesis costs only its own n-grams. :func:`self_bleu` scores each sentence against all the
 others (a diversity measure: lower is more diverse) in one pass over the counts.
+
+Pure Python, no torch: the text plugin's ``text.bleu`` and ``text.self_bleu`` metrics
+(:mod:`genmm_text.metrics`) use it; other plugins may import ``genmm_text.bleu`` directly.
 """
 
 from __future__ import annotations

@@ -3,11 +3,19 @@
 ``text.oracle`` (Yu et al. 2017, sec. 5 "synthetic data experiments"): an LSTM with N(0, 1)
 parameters (the "oracle", fixed by the seed) generates 10,000 sequences of length 20 over a
 vocabulary of 5,000 as the real data; the oracle then scores generated text (NLL_oracle).
+``held_out`` (0.1) x ``size`` more sequences, drawn in the same batch as the training ones
+(the last rows), are held out.
 
 ``text.corpus``: one document per line of a text file (or of every ``.txt`` in a folder), split
 into sentences; a tokenizer (byte-level BPE or characters) is trained on the training split;
 each sentence becomes ``max_length`` ids ending in ``</s>`` and padded with ``</s>``; sentences
-longer than that are left out. A held-out split feeds ``text.nll_test`` and BLEU.
+longer than that are left out. A ``held_out`` fraction of the sentences (0.1) is held out
+and feeds ``text.nll_test`` and BLEU.
+
+Every dataset serves its held-out sequences as :meth:`TokenDataset.held_out_set` (items like
+the training items, ``{"real": ids}``) and describes itself with :meth:`TokenDataset.describe`
+(vocabulary size, sequence length, start and end tokens, the tokenizer's JSON string), which
+the core saves with every checkpoint and hands to the models and the writer.
 
 ``text.news``: the 300 ABC news articles of the Lee corpus that ship inside gensim's test data,
 read in place (never copied).
@@ -33,15 +41,11 @@ log = logging.getLogger(__name__)
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
-class TokenDataset(Dataset):
-    """Fixed-length token sequences: ``tokens`` (N, T) for training, ``held_out`` (M, T)."""
+class Sequences(Dataset):
+    """Fixed-length token sequences (N, T); each item is ``{"real": (T,) ids}``."""
 
-    tokens: torch.Tensor
-    held_out: torch.Tensor
-    vocab_size: int
-    max_length: int
-    end_id: int | None = None
-    tokenizer: TextTokenizer | None = None
+    def __init__(self, tokens: torch.Tensor) -> None:
+        self.tokens = tokens
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -52,6 +56,35 @@ class TokenDataset(Dataset):
     def get_batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
         return {"real": self.tokens[indices]}
 
+
+class TokenDataset(Sequences):
+    """Training sequences ``tokens`` (N, T) and held-out sequences ``held_out_tokens`` (M, T)
+    (served by :meth:`held_out_set`); ``held_out`` is the constructor's fraction."""
+
+    held_out: float
+    held_out_tokens: torch.Tensor
+    vocab_size: int
+    max_length: int
+    start_token: int = 0
+    end_id: int | None = None
+    tokenizer: TextTokenizer | None = None
+
+    def held_out_set(self) -> Sequences:
+        """The held-out sequences, as a map-style dataset of the same items as the training set."""
+        return Sequences(self.held_out_tokens)
+
+    def describe(self) -> dict[str, Any]:
+        """What a model or writer needs without the data: the vocabulary size, the sequence
+        length, the start and end tokens and (for a trained tokenizer) the tokenizer itself as
+        its JSON string."""
+        return {
+            "vocab_size": self.vocab_size,
+            "sequence_length": self.max_length,
+            "start_token": self.start_token,
+            "end_token": self.end_id,
+            "tokenizer": None if self.tokenizer is None else self.tokenizer.to_str(),
+        }
+
     def words(self, rows: torch.Tensor) -> list[list[str]]:
         """Token lists for BLEU: words of the decoded text, or ids for the oracle."""
         if self.tokenizer is None:
@@ -59,8 +92,14 @@ class TokenDataset(Dataset):
         return [self.tokenizer.decode(row).split() for row in rows.tolist()]
 
 
+def check_fraction(held_out: float) -> None:
+    if not 0.0 <= held_out < 1.0:
+        raise ValueError(f"held_out is a fraction in [0, 1), got {held_out}")
+
+
 class OracleDataset(TokenDataset):
-    """``size`` sequences (+ ``held_out_size`` held out) drawn from a random oracle LSTM."""
+    """``size`` training sequences drawn from a random oracle LSTM and ``held_out`` x ``size``
+    more (rounded) as the held-out set: one draw, the held-out sequences its last rows."""
 
     def __init__(
         self,
@@ -69,14 +108,18 @@ class OracleDataset(TokenDataset):
         hidden_dim: int = 32,
         length: int = 20,
         size: int = 10000,
-        held_out_size: int = 1000,
+        held_out: float = 0.1,
         oracle_seed: int | None = None,
         seed: int = 0,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
+        check_fraction(held_out)
         self.vocab_size = vocab_size
         self.max_length = length
+        self.held_out = held_out
+        held_out_count = int(round(size * held_out))
+        total = size + held_out_count
         seed = seed if oracle_seed is None else oracle_seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -86,12 +129,10 @@ class OracleDataset(TokenDataset):
             self.oracle.requires_grad_(False)
             with torch.no_grad():
                 drawn = torch.cat(
-                    [
-                        self.oracle.sample(min(2000, size + held_out_size - i))
-                        for i in range(0, size + held_out_size, 2000)
-                    ]
+                    [self.oracle.sample(min(2000, total - i)) for i in range(0, total, 2000)]
                 )
-        self.tokens, self.held_out = drawn[:size], drawn[size:]
+        super().__init__(drawn[:size])
+        self.held_out_tokens = drawn[size:]
 
     @torch.no_grad()
     def oracle_nll(self, tokens: torch.Tensor, batch_size: int = 1000) -> float:
@@ -148,8 +189,10 @@ class CorpusDataset(TokenDataset):
         min_tokens: int = 3,
         seed: int = 0,
     ) -> None:
+        check_fraction(held_out)
         self.path = Path(path).expanduser()
         self.max_length = max_length
+        self.held_out = held_out
         sentences = [s for d in read_documents(self.path) for s in split_sentences(d)]
         order = torch.randperm(len(sentences), generator=torch.Generator().manual_seed(seed))
         sentences = [sentences[i] for i in order.tolist()]
@@ -158,8 +201,9 @@ class CorpusDataset(TokenDataset):
         self.tokenizer = TextTokenizer.train(train_sentences, tokenizer, vocab_size)
         self.vocab_size = self.tokenizer.vocab_size
         self.end_id = self.tokenizer.end_id
-        self.tokens = self.encode(train_sentences, min_tokens)
-        self.held_out = self.encode(test_sentences, min_tokens)
+        self.start_token = self.tokenizer.start_id
+        super().__init__(self.encode(train_sentences, min_tokens))
+        self.held_out_tokens = self.encode(test_sentences, min_tokens)
         if len(self.tokens) == 0:
             raise DataError(
                 f"{self.path}: no sentence of {min_tokens} to {max_length - 1} tokens "
@@ -169,7 +213,7 @@ class CorpusDataset(TokenDataset):
             "%s: %d training and %d held-out sentences, vocabulary %d",
             self.path,
             len(self.tokens),
-            len(self.held_out),
+            len(self.held_out_tokens),
             self.vocab_size,
         )
 
@@ -215,7 +259,3 @@ class NewsDataset(CorpusDataset):
         super().__init__(
             str(lee_corpus_path()), tokenizer, vocab_size, max_length, held_out, min_tokens, seed
         )
-
-
-def describe(dataset: Any) -> str:
-    return f"{type(dataset).__name__}: {len(dataset)} sequences of {dataset.max_length}"

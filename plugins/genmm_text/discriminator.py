@@ -51,12 +51,12 @@ class CNNDiscriminator(nn.Module):
         dropout: float = 0.25,
         l2: float = 0.2,
         max_length: int = 20,
-        dataset: Any = None,
+        description: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         from genmm_text.generator import check_vocabulary
 
-        check_vocabulary(vocab_size, dataset)
+        check_vocabulary(vocab_size, description)
         filter_sizes = list(filter_sizes or PAPER_FILTER_SIZES)
         num_filters = list(num_filters or PAPER_NUM_FILTERS)
         if len(filter_sizes) != len(num_filters):

@@ -124,10 +124,10 @@ class LSTMGenerator(SequenceGenerator):
         max_length: int = 20,
         start_token: int = 0,
         init_std: float = 0.1,
-        dataset: Any = None,
+        description: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        check_vocabulary(vocab_size, dataset)
+        check_vocabulary(vocab_size, description)
         self.vocab_size = vocab_size
         self.max_length = max_length
         self.start_token = start_token
@@ -232,7 +232,7 @@ class GPT2Generator(SequenceGenerator):
         n_head: int = 4,
         dropout: float = 0.1,
         pretrained: str | None = None,
-        dataset: Any = None,
+        description: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         from transformers import GPT2Config, GPT2LMHeadModel
@@ -254,7 +254,7 @@ class GPT2Generator(SequenceGenerator):
                 eos_token_id=start_token,
             )
             self.model = GPT2LMHeadModel(config)
-        check_vocabulary(vocab_size, dataset)
+        check_vocabulary(vocab_size, description)
         self.vocab_size = vocab_size
         self.max_length = max_length
         self.start_token = start_token
@@ -272,9 +272,10 @@ class GPT2Generator(SequenceGenerator):
         return result.logits[:, -1], result.past_key_values
 
 
-def check_vocabulary(vocab_size: int, dataset: Any) -> None:
-    """The model's vocabulary must hold the dataset's (a tokenizer may come out smaller)."""
-    wanted = getattr(dataset, "vocab_size", None)
+def check_vocabulary(vocab_size: int, description: dict[str, Any] | None) -> None:
+    """The model's vocabulary must hold the data's, as its description gives it (a trained
+    tokenizer may come out smaller than asked, never larger)."""
+    wanted = (description or {}).get("vocab_size")
     if wanted is not None and wanted > vocab_size:
         raise ValueError(
             f"vocab_size {vocab_size} is smaller than the data's vocabulary ({wanted} tokens); "

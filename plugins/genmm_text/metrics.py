@@ -3,13 +3,14 @@ held-out text, BLEU-n against held-out text and self-BLEU (Zhu et al. 2018, Texy
 
 ``text.nll_oracle`` is the paper's measure: the oracle's mean per-token negative
 log-likelihood of ``n_samples`` (10,000) sequences drawn from G. BLEU and self-BLEU use the
-core's modality-free :mod:`genmm_text.bleu` (NLTK sentence BLEU with smoothing method 1),
-on words of the decoded text (or token ids for the oracle).
+plugin's :mod:`genmm_text.bleu` (NLTK sentence BLEU with smoothing method 1), on words of
+the decoded text (or token ids for the oracle). Held-out text is the live dataset's
+``held_out_set()``; the end token comes from the run's data description.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,13 +20,25 @@ from genmm_text.bleu import References, mean_bleu, self_bleu
 from genmm_text.trainer import draw_samples
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import BuiltRun as Run
 
 
-def text_dataset(run: Run, metric: str):
-    if run.dataset is None or not hasattr(run.dataset, "held_out"):
+def text_dataset(run: Run, metric: str) -> Any:
+    if run.dataset is None or not callable(getattr(run.dataset, "words", None)):
         raise DataError(f"{metric} needs a text dataset (data.name: text.*)")
     return run.dataset
+
+
+def held_out_tokens(run: Run, metric: str, limit: int | None = None) -> torch.Tensor:
+    """The held-out sequences (M, T) of ``held_out_set()``, the first ``limit`` of them."""
+    held_out = text_dataset(run, metric).held_out_set()
+    count = len(held_out) if limit is None else min(limit, len(held_out))
+    if count == 0:
+        raise DataError(f"{metric}: the data has no held-out sequences (data.held_out is 0)")
+    indices = list(range(count))
+    if callable(getattr(held_out, "get_batch", None)):
+        return held_out.get_batch(indices)["real"]
+    return torch.stack([held_out[i]["real"] for i in indices])
 
 
 class OracleNLL(Metric):
@@ -51,19 +64,17 @@ class TestNLL(Metric):
         self.generator = generator
 
     def __call__(self, run: Run) -> dict[str, float]:
-        dataset = text_dataset(run, "text.nll_test")
-        held_out = dataset.held_out
-        if len(held_out) == 0:
-            raise DataError("text.nll_test: the data has no held-out sequences")
+        held_out = held_out_tokens(run, "text.nll_test")
+        end = run.description.get("end_token")
         model = run.sampling_model(self.generator)
         total, count = 0.0, 0
         for start in range(0, len(held_out), self.batch_size):
             tokens = held_out[start : start + self.batch_size].to(run.device)
             log_probs = model.log_probs(tokens)  # (B, T)
             mask = torch.ones_like(log_probs, dtype=torch.bool)
-            if dataset.end_id is not None:  # count up to and including the first </s>
-                ended = (tokens == dataset.end_id).long().cumsum(1)
-                mask = (ended - (tokens == dataset.end_id).long()) == 0
+            if end is not None:  # count up to and including the first </s>
+                ended = (tokens == end).long().cumsum(1)
+                mask = (ended - (tokens == end).long()) == 0
             total += float(-(log_probs * mask).sum())
             count += int(mask.sum())
         return {"nll_test": total / count}
@@ -87,11 +98,8 @@ class BLEU(Metric):
 
     def __call__(self, run: Run) -> dict[str, float]:
         dataset = text_dataset(run, "text.bleu")
-        if len(dataset.held_out) == 0:
-            raise DataError("text.bleu: the data has no held-out sequences")
-        references = References(
-            dataset.words(dataset.held_out[: self.max_references]), max(self.orders)
-        )
+        held_out = held_out_tokens(run, "text.bleu", self.max_references)
+        references = References(dataset.words(held_out), max(self.orders))
         samples = dataset.words(draw_samples(run.sampling_model(self.generator), self.n_samples))
         return {f"bleu{n}": mean_bleu(samples, references, max_n=n) for n in self.orders}
 

@@ -9,7 +9,6 @@ from genmm_text.data import CorpusDataset, NewsDataset, OracleDataset
 from genmm_text.discriminator import CNNDiscriminator
 from genmm_text.generator import GPT2Generator, LSTMGenerator
 from genmm_text.metrics import BLEU, OracleNLL, SelfBLEU, TestNLL
-from genmm_text.tokenizer import FILE_NAME
 from genmm_text.trainer import DiscriminatorPretrainer, MLETrainer, SeqGANTrainer
 from genmm_text.writers import TextWriter
 
@@ -48,14 +47,6 @@ def genmm_register_metrics(register):
 @genmm.hookimpl
 def genmm_register_writers(register):
     register("text.lines", TextWriter)
-
-
-@genmm.hookimpl
-def genmm_run_start(run):
-    """Keep the trained tokenizer in the run folder, so generation decodes the same way."""
-    tokenizer = getattr(run.dataset, "tokenizer", None)
-    if tokenizer is not None and type(run.dataset).__module__ == "genmm_text.data":
-        tokenizer.save(run.out / FILE_NAME)
 
 
 @genmm.hookimpl

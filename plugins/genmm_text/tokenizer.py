@@ -2,7 +2,8 @@
 
 Ids 0 and 1 are the special tokens ``<s>`` (the generator's start token, never emitted) and
 ``</s>`` (end of sentence, also the padding of fixed-length sequences). The trained tokenizer
-is saved as ``tokenizer.json`` inside the run folder, so generation decodes the same way.
+travels as its JSON string (:meth:`TextTokenizer.to_str`) in the dataset's description, which
+the core saves with every checkpoint, so generation decodes the same way without the data.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 START, END, UNKNOWN = "<s>", "</s>", "<unk>"
-FILE_NAME = "tokenizer.json"
 
 
 class TextTokenizer:
@@ -55,6 +55,15 @@ class TextTokenizer:
     @classmethod
     def load(cls, path: str | Path) -> TextTokenizer:
         return cls(Tokenizer.from_file(str(path)))
+
+    @classmethod
+    def from_str(cls, text: str) -> TextTokenizer:
+        """The tokenizer of :meth:`to_str`'s JSON string (a data description's ``tokenizer``)."""
+        return cls(Tokenizer.from_str(text))
+
+    def to_str(self) -> str:
+        """The whole tokenizer as a JSON string (``tokenizers``' ``Tokenizer.to_str()``)."""
+        return self.tokenizer.to_str()
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

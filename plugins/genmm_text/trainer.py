@@ -10,13 +10,21 @@
   (1 - rate) G_theta, then ``d_steps`` times: draw ``negatives`` fresh samples and train D for
   ``d_epochs`` epochs (eq. 5).
 
-Defaults are the authors' settings: Adam, G learning rate 0.01 with gradient norm clipped at
-5, D learning rate 1e-4, N = 16 rollouts, roll-out update rate 0.8, g_steps 1, d_steps 5,
-3 epochs on 10,000 negatives.
+The authors' settings are the defaults of each role's optimiser (``run.add_optimizer``; the
+recipe's phase key ``optimizers.<role>`` updates them): Adam, G learning rate 0.01, D learning
+rate 1e-4. The authors clip G's gradient norm at 5 (MLE and adversarial updates) and never D's;
+the core clips every role a phase updates at the phase key ``clip_grad_norm``, so the recipes set
+``clip_grad_norm: 5.0`` on the MLE and adversarial phases (D's updates in the adversarial phase
+are then clipped at 5 too) and none on D pre-training. Other settings: N = 16 rollouts,
+roll-out update rate 0.8, g_steps 1, d_steps 5, 3 epochs on 10,000 negatives.
+
+Every update goes through the core (``run.update(role, closure)``): the closure draws its own
+batch, so a phase's ``accumulate`` averages over fresh micro-batches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from typing import TYPE_CHECKING, Any
@@ -27,7 +35,7 @@ from torch import nn
 from genmm.training import Trainer
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import TrainerRun as Run
 
 G_OPTIMIZER = {"name": "adam", "lr": 0.01}
 D_OPTIMIZER = {"name": "adam", "lr": 1e-4}
@@ -36,6 +44,11 @@ D_OPTIMIZER = {"name": "adam", "lr": 1e-4}
 def real_tokens(run: Run) -> torch.Tensor:
     batch = run.next_batch()
     return run.to_device(batch["real"] if isinstance(batch, dict) else batch)
+
+
+def full_precision(run: Run) -> contextlib.AbstractContextManager[Any]:
+    """Leave the run's autocast (inside an update's closure): sampling and rewards in fp32."""
+    return torch.autocast(run.device.type, enabled=False)
 
 
 @torch.no_grad()
@@ -52,65 +65,49 @@ def draw_samples(generator: nn.Module, n: int, chunk: int = 2000) -> torch.Tenso
 class MLETrainer(Trainer):
     """Maximum-likelihood pre-training of the generator (teacher forcing)."""
 
-    def __init__(
-        self,
-        generator: str = "generator",
-        optimizer: dict[str, Any] | None = None,
-        schedule: dict[str, Any] | None = None,
-        clip_grad_norm: float | None = 5.0,
-    ) -> None:
+    def __init__(self, generator: str = "generator") -> None:
         super().__init__()
         self.generator_role = generator
-        self.optimizer_spec = {**G_OPTIMIZER, **(optimizer or {})}
-        self.schedule_spec = schedule
-        self.clip_grad_norm = clip_grad_norm
 
     def setup(self, run: Run) -> None:
         self.G = run.model(self.generator_role)
-        self.make_optimizer(
-            run, self.generator_role, self.G.parameters(), self.optimizer_spec, self.schedule_spec
-        )
+        run.add_optimizer(self.generator_role, default=G_OPTIMIZER)
 
     def train_step(self, run: Run) -> dict[str, Any]:
-        tokens = real_tokens(run)  # (B, T)
-        optimizer = self.optimizers[self.generator_role]
-        with run.autocast():
-            nll = -self.G.log_probs(tokens).mean()
-        optimizer.zero_grad(set_to_none=True)
-        nll.backward()
-        if self.clip_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.G.parameters(), self.clip_grad_norm)
-        optimizer.step()
-        self.step_schedules()
-        return {"nll": nll.detach()}
+        nll = run.update(self.generator_role, lambda: -self.G.log_probs(real_tokens(run)).mean())
+        return {"nll": nll}
 
 
 class DiscriminatorTraining:
     """Shared D updates on real batches against a pool of fresh negatives from G."""
 
-    def setup_discriminator(self, run: Run, discriminator: str, spec: dict[str, Any]) -> None:
+    def setup_discriminator(self, run: Run, discriminator: str) -> None:
+        self.discriminator_role = discriminator
         self.D = run.model(discriminator)
         self.pool = torch.empty(0, dtype=torch.long)
         self.pool_position = 0
-        self.make_optimizer(run, discriminator, self.D.parameters(), spec)  # type: ignore[attr-defined]
-        self.d_optimizer = self.optimizers[discriminator]  # type: ignore[attr-defined]
+        run.add_optimizer(discriminator, default=D_OPTIMIZER)
 
     def refresh_pool(self, run: Run, generator: nn.Module, count: int) -> None:
         self.pool = draw_samples(generator, count)
         self.pool_position = 0
 
     def discriminator_step(self, run: Run, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One D update: a real batch against the next negatives of the pool."""
-        real = real_tokens(run)
-        start = self.pool_position
-        fake = self.pool[start : start + batch_size]
-        self.pool_position = (start + batch_size) % max(1, len(self.pool))
-        with run.autocast():
+        """One D update: a real batch against the next negatives of the pool (per micro-batch
+        when the phase accumulates). Returns the mean loss and accuracy."""
+        accuracies: list[torch.Tensor] = []
+
+        def compute() -> torch.Tensor:
+            real = real_tokens(run)
+            start = self.pool_position
+            fake = self.pool[start : start + batch_size]
+            self.pool_position = (start + batch_size) % max(1, len(self.pool))
             loss, accuracy = self.D.loss(real, fake.to(real.device))
-        self.d_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.d_optimizer.step()
-        return loss.detach(), accuracy.detach()
+            accuracies.append(accuracy.detach())
+            return loss
+
+        loss = run.update(self.discriminator_role, compute)
+        return loss, torch.stack(accuracies).mean()
 
     def pool_state(self) -> dict[str, Any]:
         return {"pool": self.pool.cpu(), "pool_position": self.pool_position}
@@ -131,7 +128,6 @@ class DiscriminatorPretrainer(DiscriminatorTraining, Trainer):
         discriminator: str = "discriminator",
         negatives: int = 10000,
         refresh_epochs: int = 3,
-        optimizer: dict[str, Any] | None = None,
     ) -> None:
         Trainer.__init__(self)
         if negatives < 1 or refresh_epochs < 1:
@@ -140,14 +136,12 @@ class DiscriminatorPretrainer(DiscriminatorTraining, Trainer):
         self.discriminator_role = discriminator
         self.negatives = negatives
         self.refresh_epochs = refresh_epochs
-        self.optimizer_spec = {**D_OPTIMIZER, **(optimizer or {})}
         self.steps_done = 0
 
     def setup(self, run: Run) -> None:
         self.G = run.model(self.generator_role)
-        self.setup_discriminator(run, self.discriminator_role, self.optimizer_spec)
-        assert run.stream is not None
-        self.batch_size = run.stream.batch_size
+        self.setup_discriminator(run, self.discriminator_role)
+        self.batch_size = run.batch_size
         self.refresh_every = self.refresh_epochs * math.ceil(self.negatives / self.batch_size)
 
     def train_step(self, run: Run) -> dict[str, Any]:
@@ -155,13 +149,12 @@ class DiscriminatorPretrainer(DiscriminatorTraining, Trainer):
             self.refresh_pool(run, self.G, self.negatives)
         loss, accuracy = self.discriminator_step(run, self.batch_size)
         self.steps_done += 1
-        self.step_schedules()
         return {"d_loss": loss, "d_accuracy": accuracy}
 
-    def extra_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"steps_done": self.steps_done, **self.pool_state()}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.steps_done = int(state.get("steps_done", 0))
         self.load_pool_state(state, self.D.embedding.weight.device)
 
@@ -180,9 +173,6 @@ class SeqGANTrainer(DiscriminatorTraining, Trainer):
         d_steps: int = 5,
         d_epochs: int = 3,
         negatives: int = 10000,
-        clip_grad_norm: float | None = 5.0,
-        g_optimizer: dict[str, Any] | None = None,
-        d_optimizer: dict[str, Any] | None = None,
     ) -> None:
         Trainer.__init__(self)
         if rollouts < 1 or g_steps < 0 or d_steps < 0 or d_epochs < 0 or negatives < 1:
@@ -197,19 +187,15 @@ class SeqGANTrainer(DiscriminatorTraining, Trainer):
         self.d_steps = d_steps
         self.d_epochs = d_epochs
         self.negatives = negatives
-        self.clip_grad_norm = clip_grad_norm
-        self.g_spec = {**G_OPTIMIZER, **(g_optimizer or {})}
-        self.d_spec = {**D_OPTIMIZER, **(d_optimizer or {})}
         self.rounds = 0
 
     def setup(self, run: Run) -> None:
         self.G = run.model(self.generator_role)
-        self.make_optimizer(run, self.generator_role, self.G.parameters(), self.g_spec)
-        self.setup_discriminator(run, self.discriminator_role, self.d_spec)
+        run.add_optimizer(self.generator_role, default=G_OPTIMIZER)
+        self.setup_discriminator(run, self.discriminator_role)
         # G_beta: the delayed roll-out copy, kept in this phase's checkpointed state
         self.rollout_model = copy.deepcopy(self.G).eval().requires_grad_(False)
-        assert run.stream is not None
-        self.batch_size = run.stream.batch_size
+        self.batch_size = run.batch_size
 
     def rewards(self, tokens: torch.Tensor) -> torch.Tensor:
         """Q(Y_{1:t-1}, y_t) for every position (B, T), eq. 4, in [0, 1]."""
@@ -224,21 +210,21 @@ class SeqGANTrainer(DiscriminatorTraining, Trainer):
 
     def generator_step(self, run: Run) -> dict[str, torch.Tensor]:
         """One policy-gradient update (eq. 8): maximise sum_t Q_t log G(y_t | Y_{1:t-1})."""
-        tokens = draw_samples(self.G, self.batch_size)  # (B, T)
-        rewards = self.rewards(tokens)  # (B, T)
-        optimizer = self.optimizers[self.generator_role]
-        with run.autocast():
+        drawn: list[tuple[int, torch.Tensor]] = []
+
+        def compute() -> torch.Tensor:
+            with full_precision(run):
+                tokens = draw_samples(self.G, self.batch_size)  # (B, T)
+                rewards = self.rewards(tokens)  # (B, T)
+            drawn.append((tokens.numel(), rewards.mean()))
             log_probs = self.G.log_probs(tokens)  # (B, T)
             # eq. 8 summed over the batch's tokens as in the authors' code (not averaged): with
             # the clip at 5 every update then has the same gradient norm, however small the
             # rewards become as D improves
-            loss = -(log_probs * rewards).sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.clip_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.G.parameters(), self.clip_grad_norm)
-        optimizer.step()
-        return {"g_loss": loss.detach() / tokens.numel(), "reward": rewards.mean()}
+            return -(log_probs * rewards).sum()
+
+        loss = run.update(self.generator_role, compute)
+        return {"g_loss": loss / drawn[0][0], "reward": torch.stack([r for _, r in drawn]).mean()}
 
     @torch.no_grad()
     def update_rollout(self) -> None:
@@ -263,14 +249,13 @@ class SeqGANTrainer(DiscriminatorTraining, Trainer):
         if d_loss is not None:
             logs.update(d_loss=d_loss, d_accuracy=d_accuracy)
         self.rounds += 1
-        self.step_schedules()
         return logs
 
-    def extra_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         weights = {k: v.detach().cpu() for k, v in self.rollout_model.state_dict().items()}
         return {"rounds": self.rounds, "rollout_model": weights, **self.pool_state()}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rounds = int(state.get("rounds", 0))
         if "rollout_model" in state:
             self.rollout_model.load_state_dict(state["rollout_model"])

@@ -1,31 +1,32 @@
 """Text output: one generated sentence per line (``.txt``).
 
-The run's tokenizer (``tokenizer.json`` in the run folder, written when training starts)
-decodes ids; runs without one (the oracle) write token ids separated by spaces.
+The writer rebuilds the run's tokenizer from the data description alone (its ``tokenizer``
+JSON string, saved by the core with every checkpoint), so ``genmm generate`` decodes as the
+training data was encoded without building the data; runs without a tokenizer (the oracle)
+write token ids separated by spaces. Sampling options (``prompt``, ``temperature``,
+``top_k``, ``length``) are keyword arguments of :meth:`TextWriter.generate`, handed on as
+keyword arguments of the generator's ``sample``: nothing is set on the model.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from genmm.errors import DataError
-from genmm.writers import Writer, default_output
-from genmm_text.tokenizer import FILE_NAME, TextTokenizer
+from genmm.writers import Writer, output_path
+from genmm_text.tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import BuiltRun as Run
 
 
-def run_tokenizer(run: Run) -> TextTokenizer | None:
-    """The run's tokenizer: the dataset's, else ``tokenizer.json`` in the run folder."""
-    tokenizer = getattr(run.dataset, "tokenizer", None)
-    if tokenizer is not None:
-        return tokenizer
-    path = Path(run.out) / FILE_NAME
-    return TextTokenizer.load(path) if path.exists() else None
+def description_tokenizer(description: dict[str, Any] | None) -> TextTokenizer | None:
+    """The tokenizer a data description carries (``None`` for data without one)."""
+    text = (description or {}).get("tokenizer")
+    return TextTokenizer.from_str(text) if text else None
 
 
 def decode(tokens: torch.Tensor, tokenizer: TextTokenizer | None) -> list[str]:
@@ -40,10 +41,17 @@ class TextWriter(Writer):
 
     suffix = ".txt"
 
-    def __init__(self, temperature: float = 1.0, top_k: int | None = None) -> None:
+    def __init__(
+        self,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        description: dict[str, Any] | None = None,
+    ) -> None:
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
         self.temperature = temperature
         self.top_k = top_k
-        self.tokenizer: TextTokenizer | None = None
+        self.tokenizer = description_tokenizer(description)
 
     def write(self, samples, path: Path) -> list[Path]:
         path = Path(path)
@@ -54,6 +62,15 @@ class TextWriter(Writer):
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return [path]
 
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        """The prompt's ids: the tokenizer's, or the ids themselves for data without one."""
+        if self.tokenizer is not None:
+            return torch.tensor(self.tokenizer.encode(prompt), dtype=torch.long)
+        try:
+            return torch.tensor([int(t) for t in prompt.split()], dtype=torch.long)
+        except ValueError:
+            raise DataError("this run has no tokenizer: give the prompt as token ids")
+
     def sentences(
         self,
         run: Run,
@@ -63,29 +80,18 @@ class TextWriter(Writer):
         top_k: int | None = None,
         length: int | None = None,
     ) -> list[str]:
-        generator = run.sampling_model("generator")
-        tokenizer = run_tokenizer(run)
-        prefix = None
-        if prompt:
-            if tokenizer is None:
-                try:
-                    ids = [int(t) for t in prompt.split()]
-                except ValueError:
-                    raise DataError("this run has no tokenizer: give the prompt as token ids")
-            else:
-                ids = tokenizer.encode(prompt)
-            prefix = torch.tensor(ids, dtype=torch.long)
+        """``n`` decoded samples; unset options take the writer's recipe values."""
         temperature = self.temperature if temperature is None else temperature
         if temperature <= 0:
             raise DataError("--temperature must be positive")
-        tokens = generator.sample(
+        tokens = run.sampling_model("generator").sample(
             n,
             length=length,
             temperature=temperature,
             top_k=self.top_k if top_k is None else top_k,
-            prefix=prefix,
+            prefix=self.encode_prompt(prompt) if prompt else None,
         )
-        return decode(tokens.cpu(), tokenizer)
+        return decode(tokens.cpu(), self.tokenizer)
 
     def write_samples(self, run: Run, stem: Path) -> list[Path]:
         return self.write(self.sentences(run, run.recipe["samples"]["n"]), stem)
@@ -103,4 +109,4 @@ class TextWriter(Writer):
         """``genmm generate RUN --n 5 [--prompt TEXT] [--temperature T] [--top-k K]``."""
         with run.evaluating(seed=run.generate_seed):
             lines = self.sentences(run, n, prompt, temperature, top_k, length)
-        return self.write(lines, out or default_output(run, self.suffix))
+        return self.write(lines, output_path(run, out, self.suffix))

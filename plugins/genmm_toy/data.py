@@ -1,9 +1,14 @@
 """2-D Gaussian mixtures: the ring of 8 and the 5x5 grid of 25 (Metz et al. 2017, sec. 3.1;
-Srivastava et al. 2017 / Lin et al. 2018 for the grid)."""
+Srivastava et al. 2017 / Lin et al. 2018 for the grid).
+
+Each describes itself (``describe()``) as plain data: its settings, the number of modes, the
+std and the centres as lists. The mixtures hold nothing out (every point is a fresh draw from
+the same distribution), so they take no ``held_out``."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -38,6 +43,16 @@ class GaussianMixture(Dataset):
     def get_batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
         return {"real": self.points[indices]}
 
+    def describe(self) -> dict[str, Any]:
+        """``modes``, ``std``, ``centres`` (``[[x, y], ...]``), ``size``, ``dimensions``."""
+        return {
+            "modes": len(self.centres),
+            "std": float(self.std),
+            "centres": [[float(x), float(y)] for x, y in self.centres.tolist()],
+            "size": len(self.points),
+            "dimensions": 2,
+        }
+
 
 class Ring(GaussianMixture):
     """Ring of ``modes`` Gaussians of radius ``radius`` and std ``std``."""
@@ -51,6 +66,10 @@ class Ring(GaussianMixture):
         seed: int = 0,
     ) -> None:
         super().__init__(ring_centres(modes, radius), std, size, seed)
+        self.radius = radius
+
+    def describe(self) -> dict[str, Any]:
+        return {"shape": "ring", "radius": float(self.radius), **super().describe()}
 
 
 class Grid(GaussianMixture):
@@ -65,3 +84,12 @@ class Grid(GaussianMixture):
         seed: int = 0,
     ) -> None:
         super().__init__(grid_centres(side, spacing), std, size, seed)
+        self.side, self.spacing = side, spacing
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "shape": "grid",
+            "side": self.side,
+            "spacing": float(self.spacing),
+            **super().describe(),
+        }

@@ -23,7 +23,7 @@ def tiny(root: Path) -> list[str]:
     return [
         f"data.root={root}",
         "data.sentences=6",
-        "data.held_out=2",
+        "data.held_out=0.34",  # 2 of the 6 utterances
         "models.generator.ngf=4",
         "models.discriminator.ndf=4",
         "phases.pretrain.batch_size=2",
@@ -93,6 +93,28 @@ def test_generate_resynthesises_a_wav(speech_run, tmp_path, chirp):
     assert rate == 22050 and len(data) == 22050 // 256 * 256
 
 
+def test_generate_needs_no_data(speech_run, tmp_path, chirp):
+    """The front end comes from the checkpoint's data description: with the corpus folder gone,
+    generate still resynthesises a recording."""
+    base, out, _ = speech_run
+    folder = base / "speech"
+    hidden = base / "speech-hidden"
+    source = tmp_path / "in.wav"
+    soundfile.write(str(source), chirp(0.5, 22050), 22050)
+    folder.rename(hidden)
+    try:
+        result = _cli("generate", str(out), "--wav", str(source), "-o", str(tmp_path / "o.wav"))
+    finally:
+        hidden.rename(folder)
+    assert result.returncode == 0, result.stderr
+    data, rate = soundfile.read(str(tmp_path / "o.wav"))
+    assert rate == 22050 and len(data) == 11025 // 256 * 256
+    assert np.isfinite(data).all() and np.abs(data).max() <= 1.0
+    description = json.loads(next(out.glob("checkpoints/*/description.json")).read_text())
+    assert (description["sample_rate"], description["n_mels"]) == (22050, 80)
+    assert description["held_out_utterances"] == 2
+
+
 def test_generate_vocodes_a_mel_file(speech_run, tmp_path):
     _, out, _ = speech_run
     mel = tmp_path / "mel.npy"
@@ -101,6 +123,11 @@ def test_generate_vocodes_a_mel_file(speech_run, tmp_path):
     result = _cli("generate", str(out), "--mel", str(mel), "-o", str(target))
     assert result.returncode == 0, result.stderr
     data, rate = soundfile.read(str(target))
+    assert rate == 22050 and len(data) == 20 * 256
+    # without -o: under the run folder, named by the step
+    result = _cli("generate", str(out), "--mel", str(mel))
+    assert result.returncode == 0, result.stderr
+    data, rate = soundfile.read(str(out / "generated" / "step-000004.wav"))
     assert rate == 22050 and len(data) == 20 * 256
 
 

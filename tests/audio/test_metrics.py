@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -68,12 +69,18 @@ class Replay(nn.Module):
 
 
 def test_quality_reports_model_beside_griffin_lim(tone_folder):
-    dataset = SpeechDataset(str(tone_folder(count=4)), segment=2048, held_out=2)
-    recordings = [audio for _, audio in dataset.held_out_audio(2, 0.5)]
+    dataset = SpeechDataset(str(tone_folder(count=4)), segment=2048, held_out=0.5)
+    held = dataset.held_out_set(max_seconds=0.5)
+    recordings = [held[i]["real"] for i in range(2)]
     run = SimpleNamespace(
         dataset=dataset, device="cpu", sampling_model=lambda role="generator": Replay(recordings)
     )
-    metric = VocoderQuality(["mel_l1", "mrstft", "stoi", "speed"], utterances=2, max_seconds=0.5)
+    metric = VocoderQuality(
+        ["mel_l1", "mrstft", "stoi", "speed"],
+        utterances=2,
+        max_seconds=0.5,
+        description=dataset.describe(),
+    )
     figures = metric(run)
     assert figures["mel_l1"] == 0.0 and figures["stoi"] == pytest.approx(1.0, abs=1e-6)
     assert figures["mrstft"] == pytest.approx(0.0, abs=1e-6)
@@ -82,8 +89,25 @@ def test_quality_reports_model_beside_griffin_lim(tone_folder):
     assert 0 < figures["mel_l1_griffin_lim"] < 1.0
     assert 0 < figures["mrstft_griffin_lim"] and 0.3 < figures["stoi_griffin_lim"] < 1.0
     assert "synthesis_khz_griffin_lim" not in figures
+    # the baseline is computed once: a second call reuses it
+    run.sampling_model = lambda role="generator": Replay(recordings)
+    again = metric(run)
+    assert {k: v for k, v in again.items() if "griffin" in k} == {
+        k: v for k, v in figures.items() if "griffin" in k
+    }
+    assert len(metric.cache) == 1
     with pytest.raises(ValueError, match="unknown measures"):
         VocoderQuality(["loudness"])
+
+
+def test_quality_without_held_out_data_says_so(tone_folder):
+    from genmm.errors import DataError
+
+    dataset = SpeechDataset(str(tone_folder(count=3)), segment=2048, held_out=0.0)
+    run = SimpleNamespace(dataset=dataset, device="cpu", sampling_model=None)
+    with pytest.raises(DataError, match="data.held_out above 0"):
+        VocoderQuality(description=dataset.describe())(run)
+    assert WavWriter(description=dataset.describe()).write_samples(run, Path("unused")) == []
 
 
 def test_spectrogram_png_opens_with_both_panels(tmp_path):
@@ -106,6 +130,18 @@ def test_wav_writer_writes_wav_and_png(tmp_path, chirp):
     assert np.allclose(data, audio[0].numpy(), atol=1e-4)
     with Image.open(written[1]) as image:
         assert image.size[1] == (80 + 2 + 80) * 2
+
+
+def test_wav_writer_uses_the_described_rate(tmp_path, chirp):
+    """Without a front end given, the writer's own, rebuilt from the data's description."""
+    writer = WavWriter(description={"sample_rate": 16000, "n_mels": 40, "hop": 200, "win": 800})
+    assert writer.frontend.sample_rate == 16000 and writer.frontend.n_mels == 40
+    audio = torch.from_numpy(chirp(0.5, 16000))[None]
+    written = writer.write([audio], tmp_path / "out", conditions=[torch.zeros(40, 40)])
+    data, rate = soundfile.read(str(written[0]))
+    assert rate == 16000 and data.shape == (8000,)
+    with Image.open(written[1]) as image:
+        assert image.size[1] == (40 + 2 + 40) * 2  # both panels have the described 40 mels
 
 
 def test_mel_file_shapes_are_checked(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from genmm.losses import discriminate
@@ -71,3 +72,15 @@ def test_polyphase_upsampling_is_the_transposed_convolution():
     folded = fold_weight_norm(MelGANGenerator(ngf=4))
     assert not any(isinstance(m, torch.nn.ConvTranspose1d) for m in folded.modules())
     assert sum(isinstance(m, PolyphaseUpsample) for m in folded.modules()) == 4
+
+
+def test_generator_takes_its_mels_from_the_description_and_checks_the_hop():
+    description = {"n_mels": 64, "hop": 256, "sample_rate": 22050}
+    generator = MelGANGenerator(ngf=4, description=description)
+    assert generator.n_mels == 64 and generator(torch.randn(1, 64, 5)).shape == (1, 1, 1280)
+    assert MelGANGenerator(ngf=4).n_mels == 80  # no description: the paper's 80
+    with pytest.raises(ValueError, match="n_mels is 80 but the data's log-mels have 64"):
+        MelGANGenerator(n_mels=80, ngf=4, description=description)
+    with pytest.raises(ValueError, match=r"upsample by 256 but the data's hop is 200"):
+        MelGANGenerator(ngf=4, description={"hop": 200})
+    MelGANGenerator(ngf=4, ratios=[5, 5, 4, 2], description={"hop": 200})  # 200: accepted

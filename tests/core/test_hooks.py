@@ -1,4 +1,6 @@
-"""One ``test_hook_<name>`` per hook (datasette's rule), each through a one-off plugin file."""
+"""One ``test_hook_<name>`` per hook (datasette's rule), each through a one-off plugin file; and
+docs/writing-plugins.md documents every hook's exact signature and every member of the run's
+plugin surface."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import genmm
 from genmm import recipe as recipes
 from genmm.plugins import PluginManager
-from genmm.training.loop import Loop
-from genmm.training.run import Run
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "writing-plugins.md"
 
 RECORDER = '''
 import genmm
@@ -24,10 +27,11 @@ CALLS = []
 class Doubler(nn.Module):
     """A registered model."""
 
-    def __init__(self, latent_dim: int = 2):
+    def __init__(self, description: dict | None = None, latent_dim: int = 2):
         super().__init__()
         self.latent_dim = latent_dim
-        self.net = nn.Linear(latent_dim, 2)
+        self.width = description["width"]
+        self.net = nn.Linear(latent_dim, self.width)
 
     def forward(self, z):
         return self.net(z) * 2
@@ -36,7 +40,9 @@ class Doubler(nn.Module):
 class Points(torch.utils.data.Dataset):
     def __init__(self, size: int = 64, seed: int = 0):
         self.points = torch.randn(size, 2, generator=torch.Generator().manual_seed(seed))
-        self.centres, self.std = torch.zeros(1, 2), 1.0
+
+    def describe(self):
+        return {"width": 2}
 
     def __len__(self):
         return len(self.points)
@@ -153,12 +159,9 @@ def recorded(tmp_path_factory):
     (folder / "recipe.yaml").write_text(RECIPE)
     manager = PluginManager()
     manager.load_default([folder / "recorder.py"])
-    resolved = recipes.resolve(folder / "recipe.yaml")
-    recipes.validate(resolved, manager.registry, "recipe.yaml")
-    run = Run(resolved, manager, out=folder / "run")
-    status = Loop(run).fit()
+    run = genmm.train(folder / "recipe.yaml", manager=manager, out=folder / "run")
     calls = sys.modules["genmm_file_plugin_recorder"].CALLS
-    return manager, run, status, calls
+    return manager, run, run.status, calls
 
 
 def test_hook_genmm_register_datasets(recorded):
@@ -172,6 +175,9 @@ def test_hook_genmm_register_models(recorded):
     component = manager.registry.get("models", "rec.doubler")
     assert component.about == {"paper": "none"} and component.describe() == "A registered model."
     assert type(run.models["generator"]).__name__ == "Doubler"
+    assert run.models["generator"].width == 2  # from the dataset's description, injected
+    saved = run.out / "checkpoints" / "last" / "description.json"
+    assert json.loads(saved.read_text()) == {"width": 2} == run.description
 
 
 def test_hook_genmm_register_losses(recorded):
@@ -181,7 +187,8 @@ def test_hook_genmm_register_losses(recorded):
 
 def test_hook_genmm_register_trainers(recorded):
     manager, run, status, _ = recorded
-    assert type(run.phase).__name__ == "Plain" and status == "completed"
+    assert type(run.trainer).__name__ == "Plain" and status == "completed"
+    assert run.trainer.g_steps == 4 and run.trainer.d_steps == 4
 
 
 def test_hook_genmm_register_metrics(recorded):
@@ -227,12 +234,62 @@ def test_hook_genmm_run_end(recorded):
     assert calls[-1] == ("run_end", "completed")
 
 
+SHIPPED = """
+description: a recipe shipped by a one-off plugin file
+base: base/adversarial.yaml
+data: {name: toy.ring, size: 512}
+models:
+  generator: {name: toy.mlp_generator, latent_dim: 2, hidden: 8, depth: 1}
+  discriminator: {name: toy.mlp_discriminator, hidden: 8, depth: 1}
+losses:
+  adversarial: {name: core.nonsaturating}
+phases:
+  gan: {trainer: core.gan, max_steps: 3, batch_size: 8}
+"""
+
+SHIPPER = """
+from pathlib import Path
+
+import genmm
+
+
+@genmm.hookimpl
+def genmm_recipe_folders():
+    return [Path(__file__).resolve().parent / "shipped"]
+"""
+
+
+def test_hook_genmm_recipe_folders(cli, tmp_path):
+    (tmp_path / "shipped").mkdir()
+    (tmp_path / "shipped" / "ring_by_hook.yaml").write_text(SHIPPED)
+    (tmp_path / "shipped" / "notes.txt").write_text("not a recipe")
+    plugin = tmp_path / "shipper.py"
+    plugin.write_text(SHIPPER)
+    manager = PluginManager()
+    manager.load_default([plugin])
+    shipped = recipes.shipped(manager)
+    assert shipped["ring_by_hook"] == tmp_path / "shipped" / "ring_by_hook.yaml"
+    assert "notes" not in shipped and "toy_ring" in shipped  # the toy plugin's own, too
+    listed = cli("recipes", "--plugin", str(plugin), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    line = next(x for x in listed.stdout.splitlines() if x.startswith("ring_by_hook "))
+    assert line.split(None, 1)[1] == "a recipe shipped by a one-off plugin file"
+    found = cli("run", "ring_by_hook", "--dry-run", "--plugin", str(plugin), cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    resolved = recipes.parse(found.stdout)  # `base: base/adversarial.yaml` resolved to the core's
+    assert resolved["description"] == "a recipe shipped by a one-off plugin file"
+    assert resolved["data"]["size"] == 512 and resolved["data"]["modes"] == 8  # defaults filled
+    missing = cli("run", "ring_by_hook", "--dry-run", cwd=tmp_path)  # without the plugin
+    assert missing.returncode == 2
+    assert "recipe file not found" in missing.stderr and "toy_ring" in missing.stderr
+
+
 def test_every_hook_has_a_test():
     from genmm.hookspecs import HOOK_NAMES
 
     here = Path(__file__).read_text()
     missing = [name for name in HOOK_NAMES if f"def test_hook_{name}(" not in here]
-    assert not missing and len(HOOK_NAMES) == 11
+    assert not missing and len(HOOK_NAMES) == 12
 
 
 def test_every_hook_documented_with_its_signature():
@@ -240,7 +297,21 @@ def test_every_hook_documented_with_its_signature():
 
     from genmm import hookspecs
 
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "writing-plugins.md").read_text()
+    docs = DOCS.read_text()
     for name in hookspecs.HOOK_NAMES:
         parameters = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
         assert f"{name}({parameters})" in docs, f"{name}({parameters}) is not in the docs"
+
+
+def test_every_member_of_the_plugin_surface_is_documented():
+    """A row of the docs' tables per member of BuiltRun and TrainerRun (and MiniRun's own)."""
+    from genmm.surface import BuiltRun, TrainerRun, members
+
+    docs = DOCS.read_text()
+    undocumented = [name for name in sorted(members(TrainerRun)) if f"| `{name}" not in docs]
+    assert not undocumented, f"not in docs/writing-plugins.md: {undocumented}"
+    built = docs.split("`BuiltRun`:", 1)[1].split("`TrainerRun` adds:", 1)[0]
+    for name in members(BuiltRun):
+        assert f"| `{name}" in built, f"{name} is documented outside the BuiltRun table"
+    for name in ("MiniRun", "step_once", "genmm_recipe_folders()"):
+        assert name in docs

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 PACKAGE = Path(__file__).resolve().parents[1] / "outside_plugin"
 RECIPE = PACKAGE / "genmm_swissroll" / "recipes" / "swissroll.yaml"
@@ -84,7 +85,9 @@ def test_outside_plugin_trains_evaluates_and_generates(cli, site, tmp_path):
         from genmm_swissroll.plugin import SwissRoll
     finally:
         sys.path.remove(str(site))
-    (held_out,) = SwissRoll(extra_columns=1, seed=1).held_out_set().tensors
+    held_out = torch.stack(
+        [item["real"] for item in SwissRoll(extra_columns=1, seed=1).held_out_set()]
+    )
     assert held_out.shape == (410, 3)
     expected = float(held_out[:, :2].norm(dim=1).mean())  # the metric, by hand
     assert abs(evals[-1]["swissroll.data_radius"] - expected) < 1e-6

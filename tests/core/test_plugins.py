@@ -60,7 +60,7 @@ def genmm_register_models(register):
     assert "extra.gen" in manager.registry.names("models")
 
 
-def test_misspelled_hook_fails_at_start(tmp_path):
+def test_misspelled_hook_disables_that_plugin_and_the_others_load(tmp_path):
     file = write(
         tmp_path / "typo.py",
         """
@@ -71,9 +71,52 @@ def genmm_register_modles(register):
     pass
 """,
     )
-    unknown = "plugin 'typo' has an unknown hook.*genmm_register_modles"
-    with pytest.raises(PluginError, match=unknown):
-        fresh([file])
+    manager = fresh([file])
+    assert manager.infos["typo"].error == (
+        "'genmm_register_modles' is not a genmm hook (did you mean 'genmm_register_models'?)"
+    )
+    assert "toy.ring" in manager.registry.names("datasets")  # the others still load
+
+
+def test_misspelled_hook_argument_is_a_one_line_error(tmp_path):
+    file = write(
+        tmp_path / "argtypo.py",
+        """
+import genmm
+
+@genmm.hookimpl
+def genmm_register_models(registr):
+    pass
+""",
+    )
+    manager = fresh([file])
+    error = manager.infos["argtypo"].error
+    assert "registr" in error and "\n" not in error
+    assert "toy.mlp_generator" in manager.registry.names("models")
+
+
+def test_factory_parameters_a_recipe_cannot_set_are_refused(tmp_path):
+    for parameter, reason in (
+        ("name", "registered name"),
+        ("dataset", "description"),
+        ("descripton", "did you mean the injected 'description'"),
+    ):
+        file = write(
+            tmp_path / f"bad_{parameter}.py",
+            f"""
+import genmm
+
+class Model:
+    def __init__(self, {parameter}=None):
+        pass
+
+@genmm.hookimpl
+def genmm_register_models(register):
+    register("bad.model", Model)
+""",
+        )
+        with pytest.raises(PluginError, match=reason):
+            fresh([file]).registry
 
 
 def test_plugin_failing_on_import_is_reported_and_others_load(monkeypatch):
@@ -134,7 +177,7 @@ def test_cli_plugins_lists_sources_and_hooks(cli):
     result = cli("plugins", "--hooks")
     assert result.returncode == 0, result.stderr
     assert "toy 0.1.0" in result.stdout
-    assert "datasets: toy.ring, toy.grid" in result.stdout
+    assert "dataset  toy.ring" in result.stdout and "dataset  toy.grid" in result.stdout
     assert "hooks: genmm_evaluate" in result.stdout
 
 

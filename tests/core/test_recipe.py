@@ -85,11 +85,11 @@ def test_overrides_are_yaml_and_reach_phases_by_name(tiny_recipe, manager):
         ),
         (("max_steps: 10", "max_steps: -3"), ["phases.gan.max_steps", "non-negative integer"]),
         (
-            ("trainer: {progress: false", "trainer: {threads: -1, progress: false"),
+            ("runtime: {progress: false", "runtime: {threads: -1, progress: false"),
             ["runtime.threads", "non-negative integer", "-1"],
         ),
         (
-            ("trainer: {progress: false", "trainer: {progres: false"),
+            ("runtime: {progress: false", "runtime: {progres: false"),
             ["runtime.progres", "did you mean 'progress'"],
         ),
         (("seed: 0", "sed: 0"), ["unknown top-level key 'sed'", "did you mean 'seed'"]),
@@ -98,6 +98,35 @@ def test_overrides_are_yaml_and_reach_phases_by_name(tiny_recipe, manager):
             ["losses.adversarial.name", "'core.nonsaturating'"],
         ),
         (("trainer: core.gan", "trainer: core.gna"), ["phases.gan.trainer", "'core.gan'"]),
+        (("runtime: {", "trainer: {"), ["unknown top-level key 'trainer'", "use 'runtime'"]),
+        (
+            ("batch_size: 32", "batch_size: 32\n    optimizer: {lr: 0.1}"),
+            ["phases.gan.optimizer", "renamed: use 'optimizers'"],
+        ),
+        (
+            ("batch_size: 32", "batch_size: 32\n    max_step: 3"),
+            ["phases.gan.max_step", "did you mean 'max_steps'"],
+        ),
+        (
+            ("batch_size: 32", "batch_size: 32\n    optimizers: {generator: {lrr: 0.1}}"),
+            ["phases.gan.optimizers.generator.lrr", "optimizer 'adam'", "did you mean 'lr'"],
+        ),
+        (
+            ("batch_size: 32", "batch_size: 32\n    schedules: {generator: {name: cosin}}"),
+            ["phases.gan.schedules.generator", "did you mean 'cosine'"],
+        ),
+        (
+            ("batch_size: 32", "batch_size: 32\n    clip_grad_norm: {generator: -1}"),
+            ["phases.gan.clip_grad_norm.generator", "positive number"],
+        ),
+        (
+            ("{name: core.nonsaturating}", "{name: core.nonsaturating, every: 4}"),
+            ["losses.adversarial.every", "unknown key 'every'"],
+        ),
+        (
+            ("batch_size: 32", "batch_size: 32\n    losses: [adversarial, 3]"),
+            ["phases.gan.losses[1]", "expected str"],
+        ),
     ],
 )
 def test_bad_recipes_name_file_key_and_closest(tiny_recipe, manager, edit, fragments):

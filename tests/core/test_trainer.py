@@ -76,15 +76,15 @@ def test_rollback_reloads_last_checkpoint_and_lowers_lr(tiny_recipe, tmp_path):
     lines = [json.loads(x) for x in (run.out / "metrics.jsonl").read_text().splitlines()]
     rollback = [x for x in lines if "rollback" in x]
     assert rollback == [{**rollback[0], "step": 4, "rollback": "step-000004", "lr_scale": 0.5}]
-    for optimizer in run.phase.optimizers.values():
+    for optimizer in run.optimization.optimizers.values():
         assert optimizer.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.5)
 
 
 def test_n_critic_updates_discriminator_more_often(tiny_recipe, tmp_path):
     run = build(tiny_recipe, tmp_path, ["phases.gan.n_critic=3", "phases.gan.max_steps=4"])
     Loop(run).fit()
-    d_state = run.phase.optimizers["discriminator"].state_dict()["state"][0]["step"]
-    g_state = run.phase.optimizers["generator"].state_dict()["state"][0]["step"]
+    d_state = run.optimization.optimizers["discriminator"].state_dict()["state"][0]["step"]
+    g_state = run.optimization.optimizers["generator"].state_dict()["state"][0]["step"]
     assert (float(d_state), float(g_state)) == (12.0, 4.0)
     assert run.stream.state_dict()["index"] == (12 * 32) % 2048
 
@@ -93,7 +93,7 @@ def test_accumulation_draws_micro_batches(tiny_recipe, tmp_path):
     run = build(tiny_recipe, tmp_path, ["phases.gan.accumulate=2", "phases.gan.max_steps=3"])
     Loop(run).fit()
     assert run.stream.state_dict()["index"] == 6 * 32
-    assert float(run.phase.optimizers["generator"].state_dict()["state"][0]["step"]) == 3.0
+    assert float(run.optimization.optimizers["generator"].state_dict()["state"][0]["step"]) == 3.0
 
 
 def test_linear_schedule_reaches_zero(tiny_recipe, tmp_path):
@@ -103,8 +103,8 @@ def test_linear_schedule_reaches_zero(tiny_recipe, tmp_path):
         ["phases.gan.schedules={generator: {name: linear}, discriminator: {name: cosine}}"],
     )
     Loop(run).fit()
-    assert run.phase.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(0.0)
-    assert run.phase.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(0.0)
+    assert run.optimization.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(0.0)
+    assert run.optimization.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(0.0)
 
 
 def test_ema_generator_is_used_for_samples(tiny_recipe, tmp_path):
@@ -136,6 +136,14 @@ def test_clip_grad_norm_is_applied(tiny_recipe, tmp_path, monkeypatch):
     run = build(tiny_recipe, tmp_path, ["phases.gan.clip_grad_norm=0.5", "phases.gan.max_steps=2"])
     Loop(run).fit()
     assert seen == [0.5] * 4
+    seen.clear()
+    run = build(
+        tiny_recipe,
+        tmp_path / "per_role",
+        ["phases.gan.clip_grad_norm={generator: 0.25}", "phases.gan.max_steps=2"],
+    )
+    Loop(run).fit()
+    assert seen == [0.25] * 2  # the generator's updates only
 
 
 # ---------------------------------------------------------------- losses, by hand
@@ -262,11 +270,17 @@ def test_core_gan_steps_on_a_mini_run_and_learns_a_shifted_gaussian():
         {"adversarial": losses.LSGANLoss()},
         lambda: {"real": 3.0 + 0.5 * torch.randn(256, 1)},
     )
-    trainer = GANTrainer(optimizers={"generator": {"lr": 1e-2}, "discriminator": {"lr": 1e-2}})
+    run = MiniRun(
+        run.models,
+        run.losses,
+        run.make_batch,
+        batch_size=256,
+        optimizers={"generator": {"lr": 1e-2}, "discriminator": {"lr": 1e-2}},
+    )
+    trainer = GANTrainer()
     trainer.setup(run)
     for _ in range(200):
-        logs = trainer.train_step(run)
-        run.step += 1
+        logs = run.step_once(trainer)
     assert set(logs) >= {"d_loss", "g_loss"}
     with torch.no_grad():
         fake = run.models["generator"](torch.randn(4096, 1))

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from genmm.training import checkpoint
 from tests.conftest import RECIPES
 from tests.text.conftest import CLI_ENV
 
@@ -14,7 +15,7 @@ TINY_ORACLE = [
     "data.vocab_size=40",
     "data.length=8",
     "data.size=256",
-    "data.held_out_size=32",
+    "data.held_out=0.125",
     "models.generator.vocab_size=40",
     "models.generator.max_length=8",
     "models.discriminator.vocab_size=40",
@@ -80,7 +81,12 @@ def test_news_recipe_trains_and_generates_text(tmp_path, cli):
         "runtime.progress=false", env=CLI_ENV,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert (out / "tokenizer.json").exists()
+    # the tokenizer travels in the checkpoint's data description: generate builds no data
+    description = json.loads(
+        (checkpoint.latest(out / "checkpoints") / "description.json").read_text()
+    )
+    assert description["tokenizer"] and description["end_token"] == 1
+    assert not (out / "tokenizer.json").exists()
     written = tmp_path / "sentences.txt"
     result = cli(
         "generate", str(out), "--n", "4", "--prompt", "The government", "--temperature", "0.8",

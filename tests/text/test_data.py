@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -48,7 +49,10 @@ def test_corpus_file_and_folder(tmp_path):
     file = tmp_path / "news.txt"
     file.write_text(TEXT * 5, encoding="utf-8")
     data = CorpusDataset(str(file), vocab_size=300, max_length=24, held_out=0.2, min_tokens=1)
-    assert data.tokens.shape[1] == 24 and len(data) > 0 and len(data.held_out) > 0
+    held_out = data.held_out_set()
+    assert data.tokens.shape[1] == 24 and len(data) > 0 and len(held_out) > 0
+    assert held_out[0]["real"].shape == data[0]["real"].shape == (24,)  # the same items
+    assert data.held_out == 0.2
     assert bool((data.tokens[:, -1] == data.end_id).all())  # every row ends in </s>
     assert data.vocab_size <= 300
     row = data.tokens[0]
@@ -58,7 +62,32 @@ def test_corpus_file_and_folder(tmp_path):
     (folder / "a.txt").write_text(TEXT, encoding="utf-8")
     (folder / "b.txt").write_text(TEXT, encoding="utf-8")
     chars = CorpusDataset(str(folder), tokenizer="char", max_length=80, held_out=0.0)
-    assert len(chars) == 12 and len(chars.held_out) == 0
+    assert len(chars) == 12 and len(chars.held_out_set()) == 0
+    with pytest.raises(ValueError, match=r"fraction in \[0, 1\)"):
+        CorpusDataset(str(folder), held_out=1.0)
+
+
+def test_description_rebuilds_the_tokenizer(tmp_path):
+    """describe() is plain JSON with everything needed to decode without the data."""
+    file = tmp_path / "news.txt"
+    file.write_text(TEXT * 5, encoding="utf-8")
+    data = CorpusDataset(str(file), vocab_size=300, max_length=24, min_tokens=1)
+    description = json.loads(json.dumps(data.describe()))
+    assert description["vocab_size"] == data.vocab_size <= 300
+    assert description["sequence_length"] == 24
+    assert (description["start_token"], description["end_token"]) == (0, 1)
+    rebuilt = TextTokenizer.from_str(description["tokenizer"])
+    assert rebuilt.vocab_size == data.vocab_size
+    row = data.tokens[0].tolist()
+    assert rebuilt.decode(row) == data.tokenizer.decode(row) != ""
+    oracle = OracleDataset(vocab_size=30, length=6, size=50, held_out=0.2).describe()
+    assert oracle == {
+        "vocab_size": 30,
+        "sequence_length": 6,
+        "start_token": 0,
+        "end_token": None,
+        "tokenizer": None,
+    }
 
 
 def test_empty_and_non_utf8_files_name_the_file(tmp_path):
@@ -83,12 +112,19 @@ def test_empty_and_non_utf8_files_name_the_file(tmp_path):
 
 
 def test_oracle_is_fixed_by_its_seed():
-    a = OracleDataset(vocab_size=30, length=6, size=50, held_out_size=10, seed=3)
-    b = OracleDataset(vocab_size=30, length=6, size=50, held_out_size=10, seed=3)
-    c = OracleDataset(vocab_size=30, length=6, size=50, held_out_size=10, seed=4)
+    a = OracleDataset(vocab_size=30, length=6, size=50, held_out=0.2, seed=3)
+    b = OracleDataset(vocab_size=30, length=6, size=50, held_out=0.2, seed=3)
+    c = OracleDataset(vocab_size=30, length=6, size=50, held_out=0.2, seed=4)
     assert torch.equal(a.tokens, b.tokens) and not torch.equal(a.tokens, c.tokens)
-    assert a.tokens.shape == (50, 6) and a.held_out.shape == (10, 6)
-    own = a.oracle_nll(a.held_out)
+    held_out = a.held_out_set()
+    assert a.tokens.shape == (50, 6) and len(held_out) == 10  # 0.2 x size, drawn with them
+    assert held_out[3]["real"].shape == (6,)
+    rows = held_out.get_batch(list(range(10)))["real"]
+    # one draw of size x (1 + held_out) sequences: training first, the held-out rows last
+    whole = OracleDataset(vocab_size=30, length=6, size=60, held_out=0.0, seed=3)
+    assert torch.equal(whole.tokens[:50], a.tokens) and torch.equal(whole.tokens[50:], rows)
+    assert len(whole.held_out_set()) == 0
+    own = a.oracle_nll(rows)
     uniform = torch.randint(30, (200, 6))
     assert 0 < own < a.oracle_nll(uniform)  # the oracle prefers its own text
 
@@ -96,7 +132,7 @@ def test_oracle_is_fixed_by_its_seed():
 @pytest.mark.skipif(importlib.util.find_spec("gensim") is None, reason="gensim not installed")
 def test_news_reads_the_lee_corpus_in_place():
     data = NewsDataset(vocab_size=2000, max_length=40)
-    assert len(data) > 1000 and len(data.held_out) > 100
+    assert len(data) > 1000 and len(data.held_out_set()) > 100
     assert data.vocab_size <= 2000
     assert "lee_background.cor" in str(data.path)
 

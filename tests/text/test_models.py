@@ -147,11 +147,13 @@ def test_gpt2_generator():
 
 
 def test_vocabulary_smaller_than_the_data_is_an_error():
-    class Data:
-        vocab_size = 120
-
+    description = {"vocab_size": 120, "sequence_length": 10, "start_token": 0}
+    with pytest.raises(ValueError, match="vocab_size 100.*120 tokens"):
+        LSTMGenerator(vocab_size=100, description=description)
     with pytest.raises(ValueError, match="vocab_size 100"):
-        LSTMGenerator(vocab_size=100, dataset=Data())
+        CNNDiscriminator(vocab_size=100, description=description)
+    LSTMGenerator(vocab_size=120, description=description)  # as large: fine
+    LSTMGenerator(vocab_size=100)  # no description (a model built in code): not checked
 
 
 def test_rollouts_are_batched_and_never_use_multinomial(monkeypatch):

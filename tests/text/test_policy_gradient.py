@@ -1,6 +1,7 @@
 """The policy-gradient update of ``text.seqgan_adversarial`` (eq. 8 of Yu et al. 2017, as the
 authors' code): the loss is -sum Q log G over the batch's tokens, and its gradient is clipped
-at norm 5, so every update takes the same step however small the rewards."""
+at norm 5 (the phase key ``clip_grad_norm``, applied by the core's update path), so every update
+takes the same step however small the rewards."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ def make_phase(clip: float | None) -> tuple[SeqGANTrainer, LSTMGenerator, MiniRu
         {},
         lambda: {"real": torch.randint(1, VOCAB, (BATCH, LENGTH))},
         batch_size=BATCH,
+        optimizers={"generator": {"name": "sgd", "lr": 1.0}},
+        clip_grad_norm=clip,
     )
-    phase = SeqGANTrainer(
-        rollouts=2, d_steps=0, clip_grad_norm=clip, g_optimizer={"name": "sgd", "lr": 1.0}
-    )
+    phase = SeqGANTrainer(rollouts=2, d_steps=0)
     phase.setup(run)
     return phase, generator, run
 
@@ -39,7 +40,8 @@ def update(clip: float | None, rewards: torch.Tensor) -> torch.Tensor:
     phase.rewards = lambda tokens: rewards  # type: ignore[method-assign]
     before = torch.cat([p.detach().flatten().clone() for p in generator.parameters()])
     torch.manual_seed(1)
-    phase.generator_step(run)
+    logs = phase.generator_step(run)
+    assert float(logs["reward"]) == float(rewards.mean())
     return torch.cat([p.detach().flatten() for p in generator.parameters()]) - before
 
 
@@ -66,3 +68,29 @@ def test_clipped_step_has_norm_five_whatever_the_reward_scale():
     for scale in (1.0, 0.5):  # D's rewards halved: the clipped step stays as long
         assert float(update(None, rewards * scale).norm()) > 5.0
         assert abs(float(update(5.0, rewards * scale).norm()) - 5.0) < 1e-3
+
+
+def test_optimisers_default_to_the_authors_and_take_the_recipe_keys():
+    """Adam 0.01 for G and 1e-4 for D unless the phase's ``optimizers`` say otherwise; the
+    policy-gradient and D updates go through the core (no optimiser is stepped elsewhere)."""
+    torch.manual_seed(0)
+    generator = LSTMGenerator(vocab_size=VOCAB, max_length=LENGTH, embedding_dim=8, hidden_dim=8)
+    discriminator = CNNDiscriminator(
+        vocab_size=VOCAB, max_length=LENGTH, filter_sizes=[1, 2], num_filters=[4, 4]
+    )
+    models = {"generator": generator, "discriminator": discriminator}
+    batch = lambda: {"real": torch.randint(1, VOCAB, (8, LENGTH))}  # noqa: E731
+    run = MiniRun(models, {}, batch, batch_size=8)
+    phase = SeqGANTrainer(rollouts=2, d_steps=1, d_epochs=1, negatives=16)
+    phase.setup(run)
+    g, d = (run.optimization.optimizers[role] for role in ("generator", "discriminator"))
+    assert isinstance(g, torch.optim.Adam) and g.param_groups[0]["lr"] == 0.01
+    assert isinstance(d, torch.optim.Adam) and d.param_groups[0]["lr"] == 1e-4
+    logs = run.step_once(phase)
+    assert set(logs) == {"g_loss", "reward", "d_loss", "d_accuracy"}
+    # one G update and ceil(16 / 8) x 1 epoch D updates, all through run.update
+    assert run.optimization.updates == {"generator": 1, "discriminator": 2}
+    other = MiniRun(models, {}, batch, batch_size=8, optimizers={"discriminator": {"lr": 1e-3}})
+    SeqGANTrainer().setup(other)
+    d = other.optimization.optimizers["discriminator"]
+    assert isinstance(d, torch.optim.Adam) and d.param_groups[0]["lr"] == 1e-3

@@ -3,14 +3,19 @@ the scatter writer."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 from PIL import Image
 
+from genmm.errors import DataError
+from genmm.losses import NonSaturatingLoss
+from genmm.testing import MiniRun
+from genmm.training import GANTrainer
 from genmm_toy.data import Grid, Ring, grid_centres, ring_centres
-from genmm_toy.metrics import mode_statistics
+from genmm_toy.metrics import ModeCoverage, mode_statistics
 from genmm_toy.models import MLPDiscriminator, MLPGenerator
 from genmm_toy.writers import ScatterWriter
 
@@ -87,3 +92,82 @@ def test_scatter_writer_writes_a_png_and_the_points(tmp_path) -> None:
         assert image.convert("RGB").getpixel((32, 32)) == (31, 119, 180)
     rows = [tuple(map(float, line.split())) for line in text.read_text().splitlines()]
     assert rows == [(0.0, 0.0), (1.5, -2.0)]
+
+
+def test_mixtures_describe_themselves_as_plain_data() -> None:
+    ring = Ring(size=100, seed=0).describe()
+    assert json.loads(json.dumps(ring)) == ring
+    assert ring["shape"] == "ring" and ring["modes"] == 8 and ring["radius"] == 2.0
+    assert ring["std"] == 0.02 and ring["size"] == 100 and ring["dimensions"] == 2
+    assert ring["centres"][0] == [2.0, 0.0] and len(ring["centres"]) == 8
+    grid = Grid(side=3, spacing=1.5, size=10).describe()
+    assert (grid["shape"], grid["side"], grid["spacing"], grid["modes"]) == ("grid", 3, 1.5, 9)
+    assert grid["centres"][0] == [-1.5, -1.5] and grid["std"] == 0.05
+
+
+class Fixed(torch.nn.Module):
+    """A generator that returns given points, for the metric."""
+
+    latent_dim = 0
+
+    def __init__(self, points: torch.Tensor) -> None:
+        super().__init__()
+        self.points = points
+
+    def forward(self, *_, **__) -> torch.Tensor:
+        return self.points
+
+
+def test_mode_metric_reads_the_live_data_or_the_description() -> None:
+    ring = Ring(size=2000, seed=0)
+    # 20 points on each of the first 5 modes, exactly at the centres
+    points = ring.centres[:5].repeat_interleave(20, 0)
+    run = MiniRun({"generator": Fixed(points)}, {}, lambda: None)
+    run.dataset = ring
+    assert ModeCoverage(n_samples=100, min_count=20)(run) == {"modes": 5.0, "high_quality": 100.0}
+    run.dataset = None  # rebuilt without data: the description's centres and std
+    metric = ModeCoverage(n_samples=100, min_count=20, description=ring.describe())
+    assert metric(run) == {"modes": 5.0, "high_quality": 100.0}
+    with pytest.raises(DataError, match="toy.modes needs a Gaussian mixture"):
+        ModeCoverage()(run)
+
+
+def test_gan_steps_on_the_ring_through_the_core_path() -> None:
+    """core.gan on the toy models via MiniRun: the recipe's optimiser specs over the defaults,
+    one D and one G update per step, and D learns to tell the ring from a fresh generator."""
+    torch.manual_seed(0)
+    ring = Ring(size=4096, seed=0)
+    batch = lambda: ring.get_batch(torch.randint(len(ring), (128,)).tolist())  # noqa: E731
+    run = MiniRun(
+        {
+            "generator": MLPGenerator(latent_dim=2, hidden=64),
+            "discriminator": MLPDiscriminator(hidden=64),
+        },
+        {"adversarial": NonSaturatingLoss()},
+        batch,
+        batch_size=128,
+        optimizers={"generator": {"lr": 5e-4}, "discriminator": {"lr": 5e-4}},
+    )
+    trainer = GANTrainer(ema=0.9)
+    trainer.setup(run)
+    group = run.optimization.optimizers["discriminator"].param_groups[0]
+    assert (group["lr"], group["betas"]) == (5e-4, (0.5, 0.999))
+    records = [run.step_once(trainer) for _ in range(30)]
+    assert run.optimization.updates == {"generator": 30, "discriminator": 30}
+    assert float(records[-1]["d_loss"]) < float(records[0]["d_loss"])
+    assert "generator" in run.ema and run.step == 30
+    samples = run.sample(16)
+    assert samples.shape == (16, 2) and torch.isfinite(samples).all()
+
+
+def test_scatter_writer_draws_the_reference_from_the_live_data(tmp_path) -> None:
+    ring = Ring(size=500, seed=0)
+    run = MiniRun({"generator": Fixed(torch.zeros(3, 2))}, {}, lambda: None, out=tmp_path)
+    run.recipe["samples"] = {"n": 3}
+    run.dataset = ring
+    writer = ScatterWriter(size=64, reference_points=100)
+    (tmp_path / "samples").mkdir()
+    with run.evaluating():
+        png, text = writer.write_samples(run, tmp_path / "samples" / "step-000001")
+    assert torch.equal(writer.reference, ring.points[:100])
+    assert png.exists() and len(text.read_text().splitlines()) == 3

@@ -35,15 +35,16 @@ class SwissRoll(torch.utils.data.Dataset):
         extra = 0.5 * torch.randn(size, extra_columns, generator=generator)
         table = torch.cat([points, extra], 1)
         cut = size - int(round(size * held_out))
-        self.points, self.held_out = table[:cut], table[cut:]
+        self.points, self.held_out_points = table[:cut], table[cut:]
         self.columns = ["x", "y"] + [f"noise{i}" for i in range(extra_columns)]
 
     def describe(self) -> dict:
         """Plain data saved with every checkpoint: what a model needs to be rebuilt."""
         return {"columns": self.columns}
 
-    def held_out_set(self) -> torch.utils.data.Dataset:
-        return torch.utils.data.TensorDataset(self.held_out)
+    def held_out_set(self) -> list[dict[str, torch.Tensor]]:
+        """The held-out rows, as items of the same form as the training items."""
+        return [{"real": row} for row in self.held_out_points]
 
     def __len__(self) -> int:
         return len(self.points)
@@ -104,8 +105,7 @@ class MeanRadius(Metric):
 
     def __call__(self, run) -> dict[str, float]:
         points = run.sample(self.n_samples)[:, :2]
-        (data,) = run.dataset.held_out_set().tensors
-        data = data[:, :2]
+        data = torch.stack([item["real"] for item in run.dataset.held_out_set()])[:, :2]
         return {
             "swissroll.radius": float(points.norm(dim=1).mean()),
             "swissroll.data_radius": float(data.norm(dim=1).mean()),
@@ -163,4 +163,5 @@ def genmm_recipe_folders():
 
 @genmm.hookimpl
 def genmm_run_end(run, status):
-    (run.out / "finished.txt").write_text(f"{status} at step {run.step}\n")
+    if run.is_main:  # hooks run on every process under data parallelism
+        (run.out / "finished.txt").write_text(f"{status} at step {run.step}\n")
