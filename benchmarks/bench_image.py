@@ -23,7 +23,6 @@ the share of samples the classifier reads as their asked label (target >= 0.9).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import statistics
@@ -35,34 +34,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class BenchRun:
-    """The parts of a genmm Run that ``core.gan`` touches, on random batches."""
-
-    def __init__(self, G, D, losses, batch: int, size: int) -> None:
-        self.models = {"generator": G, "discriminator": D}
-        self.losses = losses
-        self.device = torch.device("cpu")
-        self.recipe_file, self.phase_name, self.step = None, "bench", 0
-        self.distributed = False
-        self.batch, self.size = batch, size
-        self.real = torch.rand(batch, 3, size, size) * 2 - 1
-
-    def model(self, role):
-        return self.models[role]
-
-    def next_batch(self):
-        return {"real": self.real}
-
-    def to_device(self, value):
-        return value
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def update_ema(self, role):
-        pass
 
 
 def reference_step(batch: int):
@@ -122,6 +93,7 @@ def timed(step, warmup: int, repeats: int) -> tuple[list[float], list[float]]:
 
 def speed(args: argparse.Namespace) -> None:
     from genmm.losses import NonSaturatingLoss
+    from genmm.testing import MiniRun
     from genmm.training.gan import GANTrainer
     from genmm_image.dcgan import DCGANDiscriminator, DCGANGenerator
 
@@ -140,10 +112,18 @@ def speed(args: argparse.Namespace) -> None:
         torch.manual_seed(0)
         G = DCGANGenerator(image_size=64, channels=3, **widths)
         D = DCGANDiscriminator(image_size=64, channels=3, **widths)
-        run = BenchRun(G, D, {"adversarial": NonSaturatingLoss()}, args.batch, 64)
-        trainer = GANTrainer(optimizers={"generator": adam, "discriminator": adam})
+        real = torch.rand(args.batch, 3, 64, 64) * 2 - 1
+        run = MiniRun(
+            {"generator": G, "discriminator": D},
+            {"adversarial": NonSaturatingLoss()},
+            lambda real=real: {"real": real},
+            batch_size=args.batch,
+            optimizers={"generator": adam, "discriminator": adam},
+            phase_name="bench",
+        )
+        trainer = GANTrainer()
         trainer.setup(run)
-        ours = timed(functools.partial(trainer.train_step, run), args.warmup, args.repeats)
+        ours = timed(functools.partial(run.step_once, trainer), args.warmup, args.repeats)
         common = {
             "batch": args.batch,
             "threads": torch.get_num_threads(),

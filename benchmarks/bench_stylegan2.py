@@ -20,13 +20,15 @@ from genmm.losses import NonSaturatingLoss, R1Penalty
 from genmm.testing import MiniRun
 from genmm_image.stylegan2.discriminator import StyleGAN2Discriminator
 from genmm_image.stylegan2.generator import StyleGAN2Generator
+from genmm_image.stylegan2.losses import PathLengthPenalty
 from genmm_image.stylegan2.trainer import StyleGAN2Trainer
 
 
 def timed_step(trainer, run, d_steps: int, g_steps: int) -> float:
+    """One step (and the EMA update after it); the counters choose which lazy terms run."""
     trainer.d_steps, trainer.g_steps = d_steps, g_steps
     started = time.perf_counter()
-    trainer.train_step(run)
+    run.step_once(trainer)
     return time.perf_counter() - started
 
 
@@ -38,14 +40,19 @@ def main() -> None:
     torch.manual_seed(0)
     G = StyleGAN2Generator(resolution=32, channels=3, mapping_layers=2)
     D = StyleGAN2Discriminator(resolution=32, channels=3)
-    losses = {"adversarial": NonSaturatingLoss(), "r1": R1Penalty(gamma=0.01, every=16)}
+    losses = {
+        "adversarial": NonSaturatingLoss(),
+        "r1": R1Penalty(gamma=0.01, every=16),
+        "path_length": PathLengthPenalty(weight=2.0, every=4),
+    }
     run = MiniRun(
         {"generator": G, "discriminator": D},
         losses,
         lambda: {"real": torch.rand(args.batch, 3, 32, 32) * 2 - 1},
+        batch_size=args.batch,
         phase_name="bench",
     )
-    trainer = StyleGAN2Trainer(pl_weight=2.0, style_mixing=0.9)
+    trainer = StyleGAN2Trainer(style_mixing=0.9)
     trainer.setup(run)
     common = {"resolution": 32, "batch": args.batch, "threads": torch.get_num_threads()}
     print(json.dumps({"figure": "G parameters (cifar widths)", "value": G_count(G), **common}))

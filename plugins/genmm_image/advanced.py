@@ -8,6 +8,7 @@ from genmm_image.infogan.trainer import InfoGANTrainer
 from genmm_image.infogan.writer import InfoGANGridWriter
 from genmm_image.stylegan2.discriminator import StyleGAN2Discriminator
 from genmm_image.stylegan2.generator import StyleGAN2Generator
+from genmm_image.stylegan2.losses import PathLengthPenalty
 from genmm_image.stylegan2.trainer import StyleGAN2Trainer
 from genmm_image.stylegan2.writer import StyleGAN2GridWriter
 
@@ -28,6 +29,7 @@ def register_models(register) -> None:
 
 def register_losses(register) -> None:
     register("image.mutual_information", MutualInformationLoss, paper=INFOGAN)
+    register("image.path_length", PathLengthPenalty, paper=STYLEGAN2)
 
 
 def register_trainers(register) -> None:
@@ -43,7 +45,8 @@ def register_writers(register) -> None:
     register(
         "image.stylegan2_grid",
         StyleGAN2GridWriter,
-        about="PNG grid; generate --n 64 [--truncation 0.7] [--mix] [--crossover K]",
+        about="PNG grid; generate --n 64 [--truncation 0.7] [--noise-mode const] [--mix] "
+        "[--crossover K]",
     )
     register(
         "image.infogan_grid",

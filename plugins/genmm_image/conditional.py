@@ -9,11 +9,14 @@
   features added to the unconditional output, f(x, y) = psi(phi(x)) + y^T V phi(x)
   (Miyato & Koyama 2018, "cGANs with Projection Discriminator", eq. 3 and figure 1), with
   spectral normalisation and no batch normalisation in D, as in the paper's experiments.
+
+``num_classes``, ``image_size`` and ``channels`` left out come from the data's description
+(else 10, 32 and 1); given, they must match the data.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,12 +26,23 @@ from genmm_image.dcgan import DCGANDiscriminator
 from genmm_image.layers import (
     DownsamplingTrunk,
     UpsamplingTrunk,
-    check_dataset,
     check_latent,
     dcgan_init,
     draw_latent,
+    from_description,
     maybe_spectral,
 )
+
+
+def facts(
+    description: dict | None, num_classes: int | None, image_size: int | None, channels: int | None
+) -> tuple[int, int, int]:
+    """(num_classes, image_size, channels): the arguments, else the data's, else 10, 32, 1."""
+    return (
+        from_description(description, "num_classes", num_classes, 10, "num_classes"),
+        from_description(description, "image_size", image_size, 32, "image_size"),
+        from_description(description, "channels", channels, 1, "channels"),
+    )
 
 
 class ConditionalGenerator(nn.Module):
@@ -36,18 +50,18 @@ class ConditionalGenerator(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 10,
+        num_classes: int | None = None,
         embedding_dim: int = 50,
         latent_dim: int = 100,
-        image_size: int = 32,
-        channels: int = 1,
+        image_size: int | None = None,
+        channels: int | None = None,
         width: int = 64,
         kernel_size: int = 5,
-        latent: str = "uniform",
-        dataset: Any = None,
+        latent: Literal["uniform", "normal"] = "uniform",
+        description: dict | None = None,
     ) -> None:
         super().__init__()
-        check_dataset(dataset, image_size, channels, num_classes)
+        num_classes, image_size, channels = facts(description, num_classes, image_size, channels)
         self.num_classes, self.latent_dim, self.latent = (
             num_classes,
             latent_dim,
@@ -78,9 +92,9 @@ class ConcatDiscriminator(DCGANDiscriminator):
 
     def __init__(
         self,
-        num_classes: int = 10,
-        image_size: int = 32,
-        channels: int = 1,
+        num_classes: int | None = None,
+        image_size: int | None = None,
+        channels: int | None = None,
         width: int = 64,
         kernel_size: int = 5,
         slope: float = 0.2,
@@ -88,9 +102,9 @@ class ConcatDiscriminator(DCGANDiscriminator):
         spectral_norm: bool = False,
         minibatch_std: bool = False,
         features: bool = False,
-        dataset: Any = None,
+        description: dict | None = None,
     ) -> None:
-        check_dataset(dataset, image_size, channels, num_classes)
+        num_classes, image_size, channels = facts(description, num_classes, image_size, channels)
         options = dict(width=width, kernel_size=kernel_size, slope=slope, batch_norm=batch_norm)
         options.update(spectral_norm=spectral_norm, minibatch_std=minibatch_std, features=features)
         super().__init__(image_size, channels + num_classes, **options)
@@ -109,19 +123,19 @@ class ProjectionDiscriminator(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 10,
-        image_size: int = 32,
-        channels: int = 1,
+        num_classes: int | None = None,
+        image_size: int | None = None,
+        channels: int | None = None,
         width: int = 64,
         kernel_size: int = 5,
         slope: float = 0.2,
         batch_norm: bool = False,
         spectral_norm: bool = True,
         features: bool = False,
-        dataset: Any = None,
+        description: dict | None = None,
     ) -> None:
         super().__init__()
-        check_dataset(dataset, image_size, channels, num_classes)
+        num_classes, image_size, channels = facts(description, num_classes, image_size, channels)
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
         self.return_features = features
         self.trunk = DownsamplingTrunk(

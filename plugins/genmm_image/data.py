@@ -5,7 +5,9 @@ Every data set holds its images as ``uint8`` tensors ``(N, C, H, W)`` and hands 
 as ``{"real": float in [-1, 1]}`` plus ``"condition"`` (the class label) when the recipe asks
 for conditional data. All of them keep class labels (``labels``, ``num_classes``,
 ``class_names``) so that image metrics can classify samples, and a fixed train / held-out
-split drawn from the seed (``other_split("heldout")`` builds the other part).
+split drawn from the seed: ``held_out`` is the fraction kept apart and :meth:`held_out_set`
+returns those items. :meth:`describe` gives the facts models and writers are built from
+(image size, channels, classes) as plain data.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -27,18 +29,19 @@ from genmm.errors import DataError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "heldout", "all")
+SPLITS = ("train", "held_out", "all")
+Split = Literal["train", "held_out", "all"]
 
 
-def split_indices(count: int, heldout: float, seed: int, split: str) -> Tensor:
+def split_indices(count: int, held_out: float, seed: int, split: str) -> Tensor:
     """Indices of ``split`` in a permutation of ``count`` items fixed by ``seed``."""
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got '{split}'")
-    if not 0.0 <= heldout < 1.0:
-        raise DataError(f"heldout must be a fraction in [0, 1), got {heldout}")
+    if not 0.0 <= held_out < 1.0:
+        raise DataError(f"held_out must be a fraction in [0, 1), got {held_out}")
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed + 104_729))
-    cut = int(round(count * heldout))
-    if split == "heldout":
+    cut = int(round(count * held_out))
+    if split == "held_out":
         return order[:cut].sort().values
     if split == "train":
         return order[cut:].sort().values
@@ -70,7 +73,7 @@ class ImageDataset(torch.utils.data.Dataset):
     """Images in memory with class labels; the base of every ``image.*`` data set.
 
     Subclasses fill ``images`` (uint8 ``(N, C, H, W)``), ``labels`` (long ``(N,)``),
-    ``class_names`` and ``arguments`` (what rebuilds them, for :meth:`other_split` and for
+    ``class_names`` and ``arguments`` (what rebuilds them, for :meth:`held_out_set` and for
     the cache key of the feature network).
     """
 
@@ -83,6 +86,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.labels = torch.zeros(0, dtype=torch.long)
         self.class_names: list[str] = []
         self.arguments: dict[str, Any] = {}
+        self._held_out: ImageDataset | None = None
 
     # ------------------------------------------------------------ shape facts
     @property
@@ -117,14 +121,43 @@ class ImageDataset(torch.utils.data.Dataset):
         """Every image as float ``[-1, 1]``."""
         return to_float(self.images)
 
+    def describe(self) -> dict[str, Any]:
+        """The facts models, metrics and writers are built from, as plain data (saved with
+        every checkpoint, so ``genmm generate`` rebuilds the models without the data)."""
+        return {
+            "modality": "image",
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "conditional": self.conditional,
+            "held_out": float(self.arguments.get("held_out", 0.0)),
+            "items": len(self),
+        }
+
     # ------------------------------------------------------------ splits and identity
+    def held_out_set(self) -> ImageDataset:
+        """The held-out items (a fraction ``held_out`` of the data, fixed by the seed), in the
+        same item format as the training items; built once."""
+        if self.split == "held_out":
+            return self
+        if self._held_out is None:
+            self._held_out = self.other_split("held_out")
+        return self._held_out
+
     def other_split(self, split: str) -> ImageDataset:
-        """The same data set, another part of its fixed split (``train``/``heldout``/``all``)."""
+        """The same data set, another part of its fixed split (``train``/``held_out``/``all``)."""
+        if split == self.split:
+            return self
         return type(self)(**{**self.arguments, "split": split})
 
     def identity(self) -> str:
         """A short hash of what defines the images (name, arguments, seed; not the split)."""
-        key = {k: v for k, v in self.arguments.items() if k not in ("split", "conditional")}
+        key = {
+            ("heldout" if k == "held_out" else k): v  # the earlier name: cache keys stay valid
+            for k, v in self.arguments.items()
+            if k not in ("split", "conditional")
+        }
         text = json.dumps({"name": self.registered_name, **key}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -147,7 +180,7 @@ class Digits(ImageDataset):
     """The 1,797 real 8x8 handwritten digits of scikit-learn, upsampled to ``size``.
 
     Labels 0-9 (``conditional: true`` hands them out as the condition). A fraction
-    ``heldout`` is kept apart by a permutation fixed by the seed.
+    ``held_out`` is kept apart by a permutation fixed by the seed.
     """
 
     registered_name = "image.digits"
@@ -156,8 +189,8 @@ class Digits(ImageDataset):
         self,
         size: int = 32,
         channels: int = 1,
-        heldout: float = 0.2,
-        split: str = "train",
+        held_out: float = 0.2,
+        split: Split = "train",
         conditional: bool = False,
         seed: int = 0,
     ) -> None:
@@ -167,13 +200,13 @@ class Digits(ImageDataset):
         self.arguments = dict(
             size=size,
             channels=channels,
-            heldout=heldout,
+            held_out=held_out,
             split=split,
             conditional=conditional,
             seed=seed,
         )
         raw, labels = load_sklearn_digits()
-        chosen = split_indices(len(raw), heldout, seed, split)
+        chosen = split_indices(len(raw), held_out, seed, split)
         images = raw[chosen].unsqueeze(1) / 16.0  # (N, 1, 8, 8) in [0, 1]
         if size != 8:
             images = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
@@ -298,7 +331,7 @@ def render_scene(
     return render(attributes, size, background=background)[0]
 
 
-def describe(shape: str, colour: str, scale: float, x: float, y: float) -> str:
+def caption(shape: str, colour: str, scale: float, x: float, y: float) -> str:
     """A caption of one object, e.g. ``"a large red circle at the top left"``."""
     size = "small" if scale < 0.2 else ("large" if scale > 0.3 else "medium")
     row = "top" if y < 1 / 3 else ("bottom" if y > 2 / 3 else "middle")
@@ -337,14 +370,15 @@ class Shapes(ImageDataset):
     position and optional rotation, rendered anti-aliased at any ``size``; deterministic from
     the seed. Every attribute is kept (``attributes``); ``label`` names the one used as the
     class (``shape`` or ``colour``). ``render`` / ``render_scene`` / ``sample_attributes`` are
-    the building blocks other plugins reach through the registry (moving shapes, captions).
+    the building blocks other plugins reach through the registry (moving shapes, captions:
+    ``caption``).
     """
 
     registered_name = "image.shapes"
     render = staticmethod(render)
     render_scene = staticmethod(render_scene)
     sample_attributes = staticmethod(sample_attributes)
-    describe = staticmethod(describe)
+    caption = staticmethod(caption)
 
     def __init__(
         self,
@@ -358,8 +392,8 @@ class Shapes(ImageDataset):
         objects: int = 1,
         background: list[float] | None = None,
         label: str = "shape",
-        heldout: float = 0.1,
-        split: str = "train",
+        held_out: float = 0.1,
+        split: Split = "train",
         conditional: bool = False,
         seed: int = 0,
     ) -> None:
@@ -387,7 +421,7 @@ class Shapes(ImageDataset):
             objects=objects,
             background=background,
             label=label,
-            heldout=heldout,
+            held_out=held_out,
             split=split,
             conditional=conditional,
             seed=seed,
@@ -403,7 +437,7 @@ class Shapes(ImageDataset):
             rotation,
             objects,
         )
-        chosen = split_indices(count, heldout, seed, split)
+        chosen = split_indices(count, held_out, seed, split)
         self.attributes = {k: v[chosen] for k, v in attributes.items()}
         chunks = []
         with one_thread():
@@ -421,7 +455,7 @@ class Shapes(ImageDataset):
         """One caption per image (first object), for text-to-image data."""
         a = {k: (v if v.dim() == 1 else v[:, 0]) for k, v in self.attributes.items()}
         return [
-            describe(
+            caption(
                 self.shape_names[int(a["shape"][i])],
                 self.colour_names[int(a["colour"][i])],
                 float(a["scale"][i]),
@@ -462,8 +496,8 @@ class Folder(ImageDataset):
         channels: int = 3,
         labels: bool = False,
         strict: bool = False,
-        heldout: float = 0.1,
-        split: str = "train",
+        held_out: float = 0.1,
+        split: Split = "train",
         conditional: bool = False,
         seed: int = 0,
     ) -> None:
@@ -480,7 +514,7 @@ class Folder(ImageDataset):
             channels=channels,
             labels=labels,
             strict=strict,
-            heldout=heldout,
+            held_out=held_out,
             split=split,
             conditional=conditional,
             seed=seed,
@@ -517,7 +551,7 @@ class Folder(ImageDataset):
         self.class_names = sorted(set(classes)) if labels else ["all"]
         index = {name: i for i, name in enumerate(self.class_names)}
         all_labels = torch.tensor([index[c] if labels else 0 for c in classes])
-        chosen = split_indices(len(decoded), heldout, seed, split)
+        chosen = split_indices(len(decoded), held_out, seed, split)
         if len(chosen) == 0:
             raise DataError(f"image folder '{folder}': the '{split}' split is empty")
         self.images = torch.stack(decoded)[chosen]

@@ -14,11 +14,14 @@ Section 3 (architecture guidelines) and figure 1, followed exactly:
 
 At 32x32 the same rules give 4x4x(4 width) -> 8x8x(2 width) -> 16x16xwidth -> 32x32xC.
 ``kernel_size: 4`` gives the variant of pytorch/examples (ngf = ndf = 64).
+
+``image_size`` and ``channels`` left out come from the data's description (else 64 and 3, the
+paper's); given, they must match the data.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -27,10 +30,10 @@ from genmm_image.layers import (
     DownsamplingTrunk,
     MinibatchStd,
     UpsamplingTrunk,
-    check_dataset,
     check_latent,
     dcgan_init,
     draw_latent,
+    from_description,
     maybe_spectral,
 )
 
@@ -41,15 +44,16 @@ class DCGANGenerator(nn.Module):
     def __init__(
         self,
         latent_dim: int = 100,
-        image_size: int = 64,
-        channels: int = 3,
+        image_size: int | None = None,
+        channels: int | None = None,
         width: int = 128,
         kernel_size: int = 5,
-        latent: str = "uniform",
-        dataset: Any = None,
+        latent: Literal["uniform", "normal"] = "uniform",
+        description: dict | None = None,
     ) -> None:
         super().__init__()
-        check_dataset(dataset, image_size, channels)
+        image_size = from_description(description, "image_size", image_size, 64, "image_size")
+        channels = from_description(description, "channels", channels, 3, "channels")
         self.latent_dim, self.latent = latent_dim, check_latent(latent)
         self.image_size, self.channels = image_size, channels
         self.trunk = UpsamplingTrunk(latent_dim, image_size, channels, width, kernel_size)
@@ -74,8 +78,8 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(
         self,
-        image_size: int = 64,
-        channels: int = 3,
+        image_size: int | None = None,
+        channels: int | None = None,
         width: int = 128,
         kernel_size: int = 5,
         slope: float = 0.2,
@@ -83,10 +87,11 @@ class DCGANDiscriminator(nn.Module):
         spectral_norm: bool = False,
         minibatch_std: bool = False,
         features: bool = False,
-        dataset: Any = None,
+        description: dict | None = None,
     ) -> None:
         super().__init__()
-        check_dataset(dataset, image_size, channels)
+        image_size = from_description(description, "image_size", image_size, 64, "image_size")
+        channels = from_description(description, "channels", channels, 3, "channels")
         self.image_size, self.channels = image_size, channels
         self.return_features = features
         self.trunk = DownsamplingTrunk(

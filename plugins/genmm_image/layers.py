@@ -32,20 +32,21 @@ def padding_for(kernel_size: int) -> tuple[int, int]:
     return (kernel_size - 1) // 2, kernel_size % 2
 
 
-def check_dataset(dataset: Any, image_size: int, channels: int, num_classes: int = 0) -> None:
-    """A clear error when the model does not fit the recipe's data."""
-    if dataset is None or not hasattr(dataset, "image_size"):
-        return
-    if dataset.image_size != image_size or dataset.channels != channels:
+def from_description(
+    description: dict[str, Any] | None, fact: str, given: int | None, default: int, argument: str
+) -> int:
+    """A shape fact of the model (``image_size``, ``channels``, ``num_classes``): the recipe's
+    argument when given, else the data's description, else ``default``. An argument that
+    contradicts the data is a clear error naming both."""
+    known = (description or {}).get(fact)
+    if given is None:
+        return int(known) if known is not None else default
+    if known is not None and int(known) != given:
         raise ValueError(
-            f"the model is for {channels}x{image_size}x{image_size} images but the data set "
-            f"gives {dataset.channels}x{dataset.image_size}x{dataset.image_size}: set "
-            f"image_size: {dataset.image_size} and channels: {dataset.channels}"
+            f"{argument} is {given} but the data gives {fact} {known}: set {argument}: {known} "
+            f"(or leave it out, the model takes it from the data)"
         )
-    if num_classes and dataset.num_classes != num_classes:
-        raise ValueError(
-            f"num_classes is {num_classes} but the data set has {dataset.num_classes} classes"
-        )
+    return given
 
 
 def check_latent(latent: str) -> str:

@@ -25,7 +25,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -33,9 +33,10 @@ from torch import Tensor, nn
 
 from genmm.errors import DataError, RecipeError
 from genmm.metrics import Metric, frechet_distance, gaussian_statistics, kernel_inception_distance
+from genmm.training import Optimization
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import BuiltRun as Run
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,20 @@ class FeatureNetwork(nn.Module):
 def train_feature_network(
     images: Tensor, labels: Tensor, classes: int, steps: int, seed: int
 ) -> FeatureNetwork:
-    """Adam, batch 64, ``steps`` steps, with random shifts of up to 2 pixels."""
+    """Adam (lr 2e-3, one-cycle schedule), batch 64, ``steps`` steps, with random shifts of up
+    to 2 pixels; stepped through the core's optimisation path."""
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = FeatureNetwork(images.shape[1], classes)
-    optimizer = torch.optim.Adam(network.parameters(), lr=2e-3)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 2e-3, total_steps=max(1, steps))
+    optimization = Optimization(total_steps=max(1, steps), key="image.features")
+    optimizer = optimization.add(
+        "features", network.parameters(), default={"name": "adam", "lr": 2e-3}
+    )
+    # the one-cycle schedule the cached networks were trained with (not among the core's)
+    optimization.schedulers["features"] = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, 2e-3, total_steps=max(1, steps)
+    )
     network.train()
     with torch.enable_grad():
         for _ in range(steps):
@@ -109,11 +117,12 @@ def train_feature_network(
             batch = network.prepare(images[index])
             shift = torch.randint(-2, 3, (2,), generator=generator).tolist()
             batch = torch.roll(batch, shifts=shift, dims=(2, 3))
-            loss = F.cross_entropy(network(batch), labels[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+
+            def loss(batch: Tensor = batch, index: Tensor = index) -> Tensor:
+                return F.cross_entropy(network(batch), labels[index])
+
+            optimization.update("features", loss)
+            optimization.step_schedules()
     return network.eval().requires_grad_(False)
 
 
@@ -160,6 +169,8 @@ _NETWORKS: dict[str, Features] = {}
 def feature_network(dataset: Any, steps: int = 600) -> Features:
     """The classifier of ``dataset`` (trained on its training split), from memory, the disk
     cache (``$GENMM_CACHE/image-features``) or trained now (seconds)."""
+    if dataset is None:
+        raise DataError("image metrics need the run's data (this run was loaded without it)")
     if not hasattr(dataset, "identity"):
         raise DataError("image metrics need an image.* data set (with labels and splits)")
     key = f"{dataset.registered_name.replace('.', '-')}-{dataset.identity()}-s{steps}"
@@ -288,25 +299,32 @@ def record(run: Run, metric: str, figures: dict[str, float], provenance: dict[st
 _REAL_FEATURES: dict[tuple[str, str, str], Tensor] = {}
 
 
+def reference_set(dataset: Any, split: str) -> Any:
+    """The part of ``dataset`` a metric compares with: ``held_out`` (its ``held_out_set()``),
+    ``train`` or ``all``."""
+    if split == "held_out":
+        return dataset.held_out_set()
+    return dataset if dataset.split == split else dataset.other_split(split)
+
+
 def real_features(features: Features, dataset: Any, split: str) -> Tensor:
     key = (features.hash, dataset.identity(), split)
     if key not in _REAL_FEATURES:
-        part = dataset if dataset.split == split else dataset.other_split(split)
-        _REAL_FEATURES[key] = features(part.all_images())
+        _REAL_FEATURES[key] = features(reference_set(dataset, split).all_images())
     return _REAL_FEATURES[key]
 
 
 # ====================================================================== metrics
 class FrechetDistance(Metric):
     """``fd``, ``kid`` and (optionally) ``precision`` / ``recall`` of ``n_samples`` generated
-    images against the held-out split, on the data set's own feature network (or on a local
+    images against the held-out set, on the data set's own feature network (or on a local
     Inception network with ``inception_weights``). ``floor: true`` adds ``fd_floor``: the same
     distance from the real training images (as many as generated) to the held-out ones."""
 
     def __init__(
         self,
         n_samples: int = 2000,
-        reference: str = "heldout",
+        reference: Literal["held_out", "train", "all"] = "held_out",
         kid: bool = True,
         precision_recall: bool = True,
         k: int = 3,
@@ -314,8 +332,8 @@ class FrechetDistance(Metric):
         feature_steps: int = 600,
         inception_weights: str | None = None,
     ) -> None:
-        if reference not in ("heldout", "train", "all"):
-            raise ValueError("reference must be 'heldout', 'train' or 'all'")
+        if reference not in ("held_out", "train", "all"):
+            raise ValueError("reference must be 'held_out', 'train' or 'all'")
         if inception_weights is not None:
             load_inception(inception_weights)  # fail while building, naming the file
         self.n_samples = n_samples
@@ -384,11 +402,11 @@ class ClassMetrics(Metric):
         dataset = run.dataset
         features = feature_network(dataset, self.feature_steps)
         classes = dataset.num_classes
-        heldout = dataset if dataset.split == "heldout" else dataset.other_split("heldout")
+        held_out = dataset.held_out_set()
         figures: dict[str, float] = {}
-        if len(heldout):
-            predicted = features.predict(heldout.all_images())
-            figures["real_accuracy"] = float((predicted == heldout.labels).double().mean())
+        if len(held_out):
+            predicted = features.predict(held_out.all_images())
+            figures["real_accuracy"] = float((predicted == held_out.labels).double().mean())
         generator = run.sampling_model("generator")
         if getattr(generator, "num_classes", 0):
             per_class = max(1, self.n_samples // classes)

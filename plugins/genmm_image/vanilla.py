@@ -5,14 +5,19 @@ rectifier layers, the discriminator maxout layers with dropout.
 G: z (100, uniform) -> 1200 ReLU -> 1200 ReLU -> pixels (tanh; the paper's sigmoid on
 [0, 1] data, here [-1, 1]). D: pixels -> dropout 0.2 -> maxout 240 x 5 pieces -> dropout 0.5
 -> maxout 240 x 5 -> dropout 0.5 -> one logit.
+
+``image_size`` and ``channels`` left out come from the data's description (else 32 and 1).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
+
+from genmm_image.layers import check_latent, from_description
 
 
 class Maxout(nn.Module):
@@ -34,14 +39,15 @@ class MLPGenerator(nn.Module):
         self,
         latent_dim: int = 100,
         hidden: list[int] | None = None,
-        image_size: int = 32,
-        channels: int = 1,
-        latent: str = "uniform",
+        image_size: int | None = None,
+        channels: int | None = None,
+        latent: Literal["uniform", "normal"] = "uniform",
+        description: dict | None = None,
     ) -> None:
         super().__init__()
-        if latent not in ("uniform", "normal"):
-            raise ValueError("latent must be 'uniform' or 'normal'")
-        self.latent_dim, self.latent = latent_dim, latent
+        image_size = from_description(description, "image_size", image_size, 32, "image_size")
+        channels = from_description(description, "channels", channels, 1, "channels")
+        self.latent_dim, self.latent = latent_dim, check_latent(latent)
         self.shape = (channels, image_size, image_size)
         widths = [latent_dim] + list(hidden or [1200, 1200])
         layers: list[nn.Module] = []
@@ -64,14 +70,17 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(
         self,
-        image_size: int = 32,
-        channels: int = 1,
+        image_size: int | None = None,
+        channels: int | None = None,
         units: list[int] | None = None,
         pieces: int = 5,
         input_dropout: float = 0.2,
         dropout: float = 0.5,
+        description: dict | None = None,
     ) -> None:
         super().__init__()
+        image_size = from_description(description, "image_size", image_size, 32, "image_size")
+        channels = from_description(description, "channels", channels, 1, "channels")
         widths = [channels * image_size * image_size] + list(units or [240, 240])
         layers: list[nn.Module] = [nn.Flatten(), nn.Dropout(input_dropout)]
         for width_in, width_out in zip(widths[:-1], widths[1:]):

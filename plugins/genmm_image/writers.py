@@ -2,25 +2,26 @@
 
 ``genmm generate runs/X --n 64 -o grid.png`` writes one grid; ``--label 7`` asks a
 conditional generator for class 7. Subclasses (e.g. StyleGAN2's writer with ``--truncation``
-and ``--mix``) override :meth:`ImageGridWriter.generate` and reuse :meth:`sample_images`,
-:meth:`label_condition` and :meth:`write`.
+and ``--mix``) override :meth:`ImageGridWriter.generate`, naming their options as its keyword
+arguments and passing them on to ``run.sample(n, **options)`` (the generator's forward), and
+reuse :meth:`label_condition` and :meth:`write`.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from genmm.errors import RecipeError
-from genmm.writers import Writer, default_output
+from genmm.writers import Writer, output_path
 from genmm_image.data import to_uint8
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import BuiltRun as Run
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -57,14 +58,12 @@ def save_image(array: Tensor, path: Path) -> Path:
     return path
 
 
-def output_path(out: Path | None, run: Run, suffix: str = ".png") -> Path:
-    """``-o grid.png`` as given; a folder (or a name without suffix) gets ``grid.png`` in it."""
-    if out is None:
-        return default_output(run, suffix)
-    out = Path(out)
-    if out.suffix.lower() in IMAGE_SUFFIXES:
-        return out
-    return out / f"grid{suffix}"
+def image_path(run: Run, out: Path | None, suffix: str = ".png") -> Path:
+    """``-o grid.png`` as given; a folder (or a name without an image suffix) gets
+    ``grid.png`` in it; none: ``<run>/generated/step-N.png``. The folder is created."""
+    if out is not None and Path(out).suffix.lower() not in IMAGE_SUFFIXES:
+        out = Path(out) / f"grid{suffix}"
+    return output_path(run, out, suffix)
 
 
 class ImageGridWriter(Writer):
@@ -114,10 +113,6 @@ class ImageGridWriter(Writer):
             )
         return torch.full((n,), label, dtype=torch.long, device=run.device)
 
-    def sample_images(self, run: Run, n: int, label: int | None = None, **_: Any) -> Tensor:
-        """``n`` images from the (EMA) generator; call inside ``run.evaluating()``."""
-        return run.sample(n, condition=self.label_condition(run, n, label))
-
     def write_samples(self, run: Run, stem: Path) -> list[Path]:
         """Periodic dump; a conditional generator gets one row per class."""
         n = run.recipe["samples"]["n"]
@@ -129,8 +124,8 @@ class ImageGridWriter(Writer):
             return self.write(images, stem.with_suffix(self.suffix), nrow=per_class)
         return self.write(run.sample(n), stem.with_suffix(self.suffix))
 
-    def generate(self, run: Run, n: int, out: Path | None, label: int | None = None):
+    def generate(self, run: Run, n: int, out: Path | None, label: int | None = None) -> list[Path]:
         """``genmm generate RUN --n 64 -o grid.png [--label 7]``."""
         with run.evaluating(seed=run.generate_seed):
-            images = self.sample_images(run, n, label=label)
-        return self.write(images, output_path(out, run, self.suffix))
+            images = run.sample(n, condition=self.label_condition(run, n, label))
+        return self.write(images, image_path(run, out, self.suffix))

@@ -132,18 +132,21 @@ def test_training_steps_lower_the_mutual_information_loss(stub_run):
     G, D = InfoGANGenerator(resolution=8), InfoGANDiscriminator(resolution=8)
     information = MutualInformationLoss()
     losses = {"adversarial": NonSaturatingLoss(), "information": information}
-    run = stub_run(G, D, losses, lambda: bars(batch=32, resolution=8))
-    assert InfoGANTrainer().optimizer_specs["discriminator"]["lr"] == pytest.approx(2e-4)
+    assert InfoGANTrainer.default_optimizers["discriminator"]["lr"] == pytest.approx(2e-4)
+    assert InfoGANTrainer.default_optimizers["generator"]["lr"] == pytest.approx(1e-3)
     faster = {"generator": {"lr": 2e-3}, "discriminator": {"lr": 2e-3}}
-    trainer = InfoGANTrainer(optimizers=faster)
+    run = stub_run(G, D, losses, lambda: bars(batch=32, resolution=8), optimizers=faster)
+    trainer = InfoGANTrainer()
     trainer.setup(run)
     # the paper's Adam betas are kept; D's optimiser holds the shared trunk and both heads
-    assert trainer.optimizers["generator"].param_groups[0]["betas"] == (0.5, 0.999)
-    d_params = {
-        id(p) for g in trainer.optimizers["discriminator"].param_groups for p in g["params"]
-    }
+    optimizers = run.optimization.optimizers
+    assert optimizers["generator"].param_groups[0]["betas"] == (0.5, 0.999)
+    assert optimizers["generator"].param_groups[0]["lr"] == pytest.approx(2e-3)
+    d_params = {id(p) for g in optimizers["discriminator"].param_groups for p in g["params"]}
     assert {id(p) for p in D.q_head.parameters()} <= d_params
-    assert all(t is not information for _, t in trainer.g_terms)
+    assert {id(p) for p in D.parameters()} == d_params
+    # the information term is the trainer's own (both players), not a plain generator term
+    assert all(t is not information for _, t in trainer.g_terms + trainer.g_lazy)
     latent = G.sample_latent(64, "cpu")
     _, category, code = G.split(latent)
 
@@ -156,12 +159,36 @@ def test_training_steps_lower_the_mutual_information_loss(stub_run):
     assert before == pytest.approx(
         math.log(10) + 2 * (0.5 * math.log(2 * math.pi) + 1 / 6), abs=0.6
     )
-    logs = [trainer.train_step(run) for _ in range(100)]
+    logs = [run.step_once(trainer) for _ in range(100)]
     after, mi_after = held_out()
     assert all(math.isfinite(float(log["mi_loss"])) for log in logs)
+    # both players' losses hold the information term: d_loss = adversarial + lambda L_I
+    first = logs[0]
+    assert float(first["d_loss"]) == pytest.approx(
+        float(first["d_adversarial"]) + float(first["d_information"]), rel=1e-5
+    )
+    assert float(first["g_loss"]) == pytest.approx(
+        float(first["g_adversarial"]) + float(first["mi_loss"]), rel=1e-5
+    )
     assert after < before - 1.2
     assert mi_before < 0.2 and mi_after > 0.8  # nats of I(c1; G(z, c)) out of log 10 = 2.30
-    assert trainer.extra_state() == {"d_steps": 100}
+    assert trainer.state_dict() == {"d_steps": 100, "g_steps": 100}
+
+
+def test_the_information_weight_scales_both_players_terms(stub_run):
+    torch.manual_seed(0)
+    G, D = InfoGANGenerator(resolution=8), InfoGANDiscriminator(resolution=8)
+    losses = {"adversarial": NonSaturatingLoss(), "information": MutualInformationLoss(weight=0.5)}
+    run = stub_run(G, D, losses, lambda: bars(batch=8, resolution=8))
+    trainer = InfoGANTrainer()
+    trainer.setup(run)
+    log = run.step_once(trainer)
+    assert float(log["d_loss"]) == pytest.approx(
+        float(log["d_adversarial"]) + 0.5 * float(log["d_information"]), rel=1e-5
+    )
+    assert float(log["g_loss"]) == pytest.approx(
+        float(log["g_adversarial"]) + 0.5 * float(log["mi_loss"]), rel=1e-5
+    )
 
 
 def test_trainer_without_the_information_loss_is_a_recipe_error(stub_run):
@@ -170,7 +197,7 @@ def test_trainer_without_the_information_loss_is_a_recipe_error(stub_run):
     with pytest.raises(RecipeError, match="losses.information"):
         InfoGANTrainer().setup(run)
     run.losses = {"information": MutualInformationLoss()}
-    with pytest.raises(RecipeError, match="image.infogan needs an adversarial loss"):
+    with pytest.raises(RecipeError, match="losses.adversarial"):
         InfoGANTrainer().setup(run)
 
 
@@ -189,8 +216,6 @@ def test_traversal_latents_sweep_one_code_per_row_of_categories():
 
 TINY_OVERRIDES = [
     "data.size=16",
-    "models.generator.resolution=16",
-    "models.discriminator.resolution=16",
     "phases.gan.batch_size=8",
     "eval.every=0",
     "samples.every=2",

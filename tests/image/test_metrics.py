@@ -96,7 +96,7 @@ def flat_images(classes):
 class Split:
     def __init__(self, labels):
         self.labels = labels
-        self.split = "heldout"
+        self.split = "held_out"
 
     def __len__(self):
         return len(self.labels)
@@ -113,11 +113,11 @@ class World:
     split = "train"
     registered_name = "test.world"
 
-    def __init__(self, heldout):
-        self.heldout = heldout
+    def __init__(self, held_out):
+        self.held_out = held_out
 
-    def other_split(self, split):
-        return self.heldout
+    def held_out_set(self):
+        return self.held_out
 
     def identity(self):
         return "world"

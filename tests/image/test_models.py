@@ -151,3 +151,60 @@ def test_mlp_gan_of_goodfellow_et_al():
     assert count(G) == 2_503_984
     assert count(D) == 1_231_441
     assert D(G(G.sample_latent(3, "cpu"))).shape == (3, 1)
+
+
+def test_models_take_the_shape_facts_from_the_data_description():
+    """Image size, channels and the class count left out come from the data's description
+    (the same with or without the data: a checkpoint keeps it); given, they must match."""
+    from genmm_image.infogan.models import InfoGANDiscriminator, InfoGANGenerator
+    from genmm_image.stylegan2.discriminator import StyleGAN2Discriminator
+    from genmm_image.stylegan2.generator import StyleGAN2Generator
+
+    description = {"image_size": 8, "channels": 1, "num_classes": 4}
+    G = DCGANGenerator(width=8, description=description)
+    D = DCGANDiscriminator(width=8, description=description)
+    assert G(G.sample_latent(2, "cpu")).shape == (2, 1, 8, 8)
+    assert D.trunk.blocks[0][0].in_channels == 1
+    conditional = ConditionalGenerator(width=8, description=description)
+    assert conditional.num_classes == 4 and conditional.embedding.num_embeddings == 4
+    concat = ConcatDiscriminator(width=8, description=description)
+    assert concat.trunk.blocks[0][0].in_channels == 1 + 4
+    projection = ProjectionDiscriminator(width=8, description=description)
+    assert projection.embedding.num_embeddings == 4
+    mlp = MLPGenerator(hidden=[8], description=description)
+    assert mlp(mlp.sample_latent(3, "cpu")).shape == (3, 1, 8, 8)
+    assert MLPDiscriminator(units=[8], description=description).net[2].linear.in_features == 64
+    info = InfoGANGenerator(description=description)
+    assert info(info.sample_latent(2, "cpu")).shape == (2, 1, 8, 8)
+    assert InfoGANDiscriminator(description=description).trunk[0].in_channels == 1
+    tiny = dict(z_dim=8, w_dim=8, mapping_layers=1, channel_base=64, channel_max=8)
+    style = StyleGAN2Generator(description=description, **tiny)
+    assert style(torch.randn(2, 8)).shape == (2, 1, 8, 8)
+    assert StyleGAN2Discriminator(description=description, channel_base=64).channels == 1
+    # without a description: the papers' defaults; a contradiction names both sides
+    assert DCGANGenerator(width=8).image_size == 64
+    with pytest.raises(ValueError, match="image_size is 16 but the data gives image_size 8"):
+        DCGANGenerator(image_size=16, description=description)
+    with pytest.raises(ValueError, match="num_classes is 10 but the data gives num_classes 4"):
+        ConditionalGenerator(num_classes=10, description=description)
+    with pytest.raises(ValueError, match="resolution is 32"):
+        InfoGANGenerator(resolution=32, description=description)
+
+
+def test_a_model_that_does_not_fit_the_data_is_a_recipe_error_naming_it(manager, tmp_path):
+    import genmm
+    from genmm.errors import RecipeError
+
+    recipe = {
+        "data": {"name": "image.shapes", "size": 8, "count": 16},
+        "models": {
+            "generator": {"name": "image.dcgan_generator", "image_size": 16, "width": 8},
+            "discriminator": {"name": "image.dcgan_discriminator", "width": 8},
+        },
+        "losses": {"adversarial": {"name": "core.nonsaturating"}},
+        "phases": {"gan": {"trainer": "core.gan", "max_steps": 1, "batch_size": 4}},
+        "runtime": {"progress": False},
+    }
+    with pytest.raises(RecipeError, match="image_size is 16") as error:
+        genmm.train(recipe, out=tmp_path / "run", manager=manager)
+    assert "models.generator" in str(error.value)

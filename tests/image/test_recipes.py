@@ -19,7 +19,7 @@ COMMON = [
     "checkpoint.every=2",
     "phases.gan.batch_size=16",
 ]
-DIGITS_8 = ["data.size=8", "models.generator.image_size=8", "models.discriminator.image_size=8"]
+DIGITS_8 = ["data.size=8"]  # the models take image size and channels from the data
 SHAPES_8 = [*DIGITS_8, "data.count=64"]
 SMALL_DCGAN = ["models.generator.width=8", "models.discriminator.width=8"]
 

@@ -14,6 +14,9 @@ Discriminator / Q (sharing all layers but the last, sec. 5): 4x4 conv 64 stride 
 4x4 conv 128 stride 2 - BN - lReLU; FC 1024 - BN - lReLU; then D: FC 1 (a logit) and
 Q: FC 128 - BN - lReLU - FC (10 logits of c1, 2 means of c2, c3 and, with ``learn_std``, 2
 log-standard deviations: the factored Gaussian Q(c_j | x) of sec. 5). Leaky slope 0.1.
+
+``resolution`` and ``channels`` left out come from the data's description (its image size
+and channels; else 32 and 1); given, they must match the data.
 """
 
 from __future__ import annotations
@@ -22,21 +25,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genmm_image.layers import from_description
+
+
+def facts(description: dict | None, resolution: int | None, channels: int | None):
+    """(resolution, channels): the arguments, else the data's, else 32 and 1."""
+    resolution = from_description(description, "image_size", resolution, 32, "resolution")
+    if resolution % 4:
+        raise ValueError(f"resolution must be a multiple of 4, got {resolution}")
+    return resolution, from_description(description, "channels", channels, 1, "channels")
+
 
 class InfoGANGenerator(nn.Module):
     """[noise | one-hot categorical | continuous] (B, 74) -> image (B, channels, R, R)."""
 
     def __init__(
         self,
-        resolution: int = 32,
-        channels: int = 1,
+        resolution: int | None = None,
+        channels: int | None = None,
         noise_dim: int = 62,
         categories: int = 10,
         continuous: int = 2,
+        description: dict | None = None,
     ) -> None:
         super().__init__()
-        if resolution % 4:
-            raise ValueError(f"resolution must be a multiple of 4, got {resolution}")
+        resolution, channels = facts(description, resolution, channels)
         self.noise_dim, self.categories, self.continuous = noise_dim, categories, continuous
         self.latent_dim = noise_dim + categories + continuous
         self.start = resolution // 4
@@ -85,16 +98,16 @@ class InfoGANDiscriminator(nn.Module):
 
     def __init__(
         self,
-        resolution: int = 32,
-        channels: int = 1,
+        resolution: int | None = None,
+        channels: int | None = None,
         categories: int = 10,
         continuous: int = 2,
         learn_std: bool = False,
         slope: float = 0.1,
+        description: dict | None = None,
     ) -> None:
         super().__init__()
-        if resolution % 4:
-            raise ValueError(f"resolution must be a multiple of 4, got {resolution}")
+        resolution, channels = facts(description, resolution, channels)
         self.categories, self.continuous, self.learn_std = categories, continuous, learn_std
         side = resolution // 4
         self.trunk = nn.Sequential(

@@ -4,19 +4,30 @@
 term is added to both players' losses: the discriminator step trains the shared trunk, the D
 head and the Q head (D's optimiser holds all three) on ``V + lambda L_I`` of detached fakes;
 the generator step adds ``lambda L_I`` to G's adversarial loss. One trunk pass gives both D's
-score and Q's output. Paper settings for MNIST: Adam, lr 2e-4 for D and 1e-3 for G.
+score and Q's output (``D.infer``). Paper settings for MNIST: Adam, lr 2e-4 for D and 1e-3 for
+G (the defaults here; the recipe's ``optimizers`` keys update them).
+
+This is :class:`genmm.training.GANTrainer` with three hooks: :meth:`discriminate` calls
+``D.infer`` and keeps Q's output, :meth:`extra_discriminator_loss` and
+:meth:`extra_generator_loss` add ``lambda L_I`` (``losses.information``) to each player. The
+recipe's adversarial loss with its weight, penalty (WGAN-GP) and clipping (WGAN), and every
+other loss it names, are applied as in ``core.gan``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import torch
+from torch import Tensor
+
 from genmm.errors import RecipeError
-from genmm.training.gan import GANTrainer, fetch_batch, sample_latent
+from genmm.losses import Context
+from genmm.training.gan import GANTrainer
 from genmm_image.infogan.losses import MutualInformationLoss
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import TrainerRun
 
 INFOGAN_OPTIMIZERS = {
     "generator": {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.999]},
@@ -28,84 +39,79 @@ class InfoGANTrainer(GANTrainer):
     """D step: adversarial + MI (trunk, D and Q heads); G step: adversarial + MI."""
 
     default_optimizers = INFOGAN_OPTIMIZERS
+    registered_name = "image.infogan"
 
     def __init__(
         self,
         generator: str = "generator",
         discriminator: str = "discriminator",
-        optimizers: dict[str, dict[str, Any]] | None = None,
-        schedules: dict[str, dict[str, Any]] | None = None,
-        ema: float | None = None,
         adversarial: str = "adversarial",
         information: str = "information",
+        losses: list[str] | None = None,
+        n_critic: int = 1,
+        ema: float | None = None,
+        ema_start: int = 0,
     ) -> None:
         super().__init__(
-            generator, discriminator, optimizers, schedules, ema=ema, adversarial=adversarial
+            generator,
+            discriminator,
+            adversarial,
+            losses=losses,
+            n_critic=n_critic,
+            ema=ema,
+            ema_start=ema_start,
         )
         self.information_role = information
+        self.q_outputs: dict[int, dict[str, Tensor]] = {}
 
-    def bind(self, run: Run, trainer: str = "image.infogan") -> None:
-        super().bind(run, trainer)  # errors name image.infogan, not core.gan
-
-    def setup(self, run: Run) -> None:
-        super().setup(run)  # bind, G and D optimisers (D's holds the trunk and both heads), EMA
-        information = run.losses.get(self.information_role)
-        if not isinstance(information, MutualInformationLoss):
-            raise RecipeError(
-                f"image.infogan needs losses.{self.information_role}: "
-                "{name: image.mutual_information}",
-                file=run.recipe_file,
-                key=f"losses.{self.information_role}",
-            )
+    def setup(self, run: TrainerRun) -> None:
+        self.information = run.loss(self.information_role, MutualInformationLoss)
+        super().setup(run)  # G and D optimisers (D's holds the trunk and both heads), EMA
         if not callable(getattr(self.D, "infer", None)) or not callable(
             getattr(self.G, "split", None)
         ):
             raise RecipeError(
-                "image.infogan needs image.infogan_generator and image.infogan_discriminator",
+                "image.infogan needs image.infogan_generator and image.infogan_discriminator "
+                "(a generator with split() and a discriminator with infer())",
                 file=run.recipe_file,
                 key="models",
             )
-        self.information = information
-        self.g_terms = [(r, t) for r, t in self.g_terms if t is not information]
+        # the information term is this trainer's own (both players), not a plain G term
+        self.g_terms = [(r, t) for r, t in self.g_terms if r != self.information_role]
+        self.g_lazy = [(r, t) for r, t in self.g_lazy if r != self.information_role]
 
-    def train_step(self, run: Run) -> dict[str, Any]:
-        logs: dict[str, Any] = {}
-        G, D = self.G, self.D
-        d_optimizer = self.optimizers[self.discriminator_role]
-        g_optimizer = self.optimizers[self.generator_role]
-        real, _ = fetch_batch(run)
-        latent = sample_latent(G, real.shape[0], run.device)
-        _, category, code = G.split(latent)
-        weight = self.information.weight
+    def parameters(self, role: str, model: torch.nn.Module) -> Any:
+        """D's optimiser holds the shared trunk, the real/fake head and the Q head."""
+        if role == self.discriminator_role:
+            heads = getattr(model, "q_head", None)
+            held = list(model.parameters())
+            if heads is not None:  # Q is part of D: say so rather than rely on it
+                ids = {id(p) for p in held}
+                held += [p for p in heads.parameters() if id(p) not in ids]
+            return held
+        return model.parameters()
 
-        # discriminator (with the shared trunk and Q head): V(D, G) + lambda L_I on fakes
-        d_optimizer.zero_grad(set_to_none=True)
-        with run.autocast():
-            fake = G(latent)
-            real_scores = D(real)
-            fake_scores, q = D.infer(fake.detach())
-            d_loss = self.adversarial.discriminator_loss([real_scores], [fake_scores])
-            d_info, _ = self.information.parts(q, category, code)
-            d_total = d_loss + weight * d_info
-        d_total.backward()
-        self._clip(D)
-        d_optimizer.step()
-        self.d_steps += 1
-        logs["d_loss"] = d_loss.detach()
+    # ------------------------------------------------------------------ hooks
+    def discriminate(self, x: Tensor, condition: Any) -> tuple[list[Tensor], list[Tensor]]:
+        """One trunk pass: D's logit, and Q's output kept (by the images' storage) for the
+        information term of the same images."""
+        logit, q = self.D.infer(x)
+        self.q_outputs[x.data_ptr()] = q
+        return [logit], []
 
-        # generator: non-saturating loss + lambda L_I through the (frozen) trunk and Q head
-        D.requires_grad_(False)
-        g_optimizer.zero_grad(set_to_none=True)
-        with run.autocast():
-            fake_scores, q = D.infer(fake)
-            g_loss = self.adversarial.generator_loss([fake_scores])
-            g_info, info_logs = self.information.parts(q, category, code)
-            g_total = g_loss + weight * g_info
-        g_total.backward()
-        D.requires_grad_(True)
-        self._clip(G)
-        g_optimizer.step()
-        run.update_ema(self.generator_role)
-        self.step_schedules()
-        logs.update(g_loss=g_loss.detach(), mi_loss=g_info.detach(), **info_logs)
-        return logs
+    def information_term(self, context: Context) -> tuple[Tensor, dict[str, Tensor]]:
+        """``L_I`` of Q's output on this step's fakes and the codes that made them."""
+        q = self.q_outputs.pop(context.fake.data_ptr())
+        self.q_outputs.clear()
+        _, category, code = self.G.split(context.latent)
+        return self.information.parts(q, category, code)
+
+    def extra_discriminator_loss(self, context: Context, logs: dict[str, Any]) -> Tensor:
+        information, _ = self.information_term(context)
+        logs["d_information"] = information.detach()
+        return self.information.weight * information
+
+    def extra_generator_loss(self, context: Context, logs: dict[str, Any]) -> Tensor:
+        information, parts = self.information_term(context)
+        logs.update(mi_loss=information.detach(), **parts)
+        return self.information.weight * information

@@ -17,10 +17,10 @@ import torch
 from torch import Tensor
 
 from genmm.errors import RecipeError
-from genmm_image.writers import ImageGridWriter, output_path
+from genmm_image.writers import ImageGridWriter, image_path
 
 if TYPE_CHECKING:
-    from genmm.training.run import Run
+    from genmm.surface import BuiltRun as Run
 
 
 def traversal_latents(generator, code: int, steps: int, span: float, device) -> Tensor:
@@ -55,6 +55,7 @@ class InfoGANGridWriter(ImageGridWriter):
         self.steps, self.span = steps, span
 
     def traversal(self, run: Run, code: int, steps: int, span: float) -> Tensor:
+        """The traversal grid's images from the (EMA) generator (inside ``run.evaluating()``)."""
         generator = run.sampling_model("generator")
         if not 1 <= code <= generator.continuous:
             raise RecipeError(
@@ -89,4 +90,4 @@ class InfoGANGridWriter(ImageGridWriter):
         steps = self.steps if steps is None else steps
         with run.evaluating(seed=run.generate_seed):
             images = self.traversal(run, code, steps, self.span if span is None else span)
-        return self.write(images, output_path(out, run, self.suffix), nrow=steps)
+        return self.write(images, image_path(run, out, self.suffix), nrow=steps)

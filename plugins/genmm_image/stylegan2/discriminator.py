@@ -14,6 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genmm_image.layers import from_description
 from genmm_image.stylegan2.generator import channels_at
 from genmm_image.stylegan2.layers import EqualConv2d, EqualLinear
 
@@ -51,18 +52,22 @@ def minibatch_stddev(x: Tensor, group_size: int = 4, features: int = 1) -> Tenso
 
 
 class StyleGAN2Discriminator(nn.Module):
-    """Image (B, channels, R, R) -> logit (B, 1)."""
+    """Image (B, channels, R, R) -> logit (B, 1); ``resolution`` and ``channels`` left out come
+    from the data's description (else 32 and 3)."""
 
     def __init__(
         self,
-        resolution: int = 32,
-        channels: int = 3,
+        resolution: int | None = None,
+        channels: int | None = None,
         channel_base: int = 32768,
         channel_max: int = 512,
         mbstd_group: int = 4,
         mbstd_features: int = 1,
+        description: dict | None = None,
     ) -> None:
         super().__init__()
+        resolution = from_description(description, "image_size", resolution, 32, "resolution")
+        channels = from_description(description, "channels", channels, 3, "channels")
         levels = int(math.log2(resolution))
         if 2**levels != resolution or resolution < 8:
             raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")

@@ -3,7 +3,9 @@ StyleGAN"): mapping network (StyleGAN sec. 2, 8 FC layers, lr multiplier 0.01), 
 network with a learned constant input, modulated/demodulated convolutions (sec. 2.2), per-layer
 noise inputs, and the "skip" output architecture (sec. 4.1, fig. 7b: each resolution's tRGB
 output is added to the upsampled image of the previous resolution). Truncation trick
-(StyleGAN sec. 4.1, ``w' = w_avg + psi (w - w_avg)``) at sampling.
+(StyleGAN sec. 4.1, ``w' = w_avg + psi (w - w_avg)``), the noise mode and style mixing are
+keyword arguments of the forward: ``G(z, truncation=0.7, noise_mode="const", mix=z2,
+crossover=4)``.
 
 Widths follow the official configuration: ``channels(res) = min(channel_base // res,
 channel_max)``. Paper (config F) defaults: z = w = 512, 8 mapping layers, channel_base 32768,
@@ -18,7 +20,11 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genmm_image.layers import from_description
 from genmm_image.stylegan2.layers import EqualLinear, ModulatedConv2d, lrelu, upsample
+
+#: the per-layer noise inputs: a fixed map per layer, fresh noise, or none
+NOISE_MODES = ("const", "random", "none")
 
 
 def channels_at(resolution: int, channel_base: int, channel_max: int) -> int:
@@ -164,14 +170,15 @@ class SynthesisNetwork(nn.Module):
 
 
 class StyleGAN2Generator(nn.Module):
-    """Mapping + synthesis. ``G(z)`` samples with ``truncation`` and ``noise_mode`` attributes
-    (set by the writer); the trainer calls :meth:`mapping` / :meth:`synthesis` itself for
-    style mixing and path-length regularisation."""
+    """Mapping + synthesis. ``G(z, truncation=1.0, noise_mode="random", mix=None,
+    crossover=None)`` samples; the trainer calls :meth:`styles`, :meth:`mix` and
+    ``synthesis`` itself for style mixing and path-length regularisation. ``resolution`` and
+    ``channels`` left out come from the data's description (else 32 and 3)."""
 
     def __init__(
         self,
-        resolution: int = 32,
-        channels: int = 3,
+        resolution: int | None = None,
+        channels: int | None = None,
         z_dim: int = 512,
         w_dim: int = 512,
         mapping_layers: int = 8,
@@ -179,8 +186,11 @@ class StyleGAN2Generator(nn.Module):
         channel_base: int = 32768,
         channel_max: int = 512,
         w_avg_beta: float = 0.995,
+        description: dict | None = None,
     ) -> None:
         super().__init__()
+        resolution = from_description(description, "image_size", resolution, 32, "resolution")
+        channels = from_description(description, "channels", channels, 3, "channels")
         self.z_dim = self.latent_dim = z_dim
         self.w_dim = w_dim
         self.resolution, self.channels = resolution, channels
@@ -189,8 +199,6 @@ class StyleGAN2Generator(nn.Module):
         )
         self.synthesis = SynthesisNetwork(w_dim, resolution, channels, channel_base, channel_max)
         self.num_ws = self.synthesis.num_ws
-        self.truncation = 1.0
-        self.noise_mode = "random"
 
     def styles(self, z: Tensor, truncation: float = 1.0, update_w_avg: bool = False) -> Tensor:
         """z (B, z_dim) -> ws (B, num_ws, w_dim), the same w at every layer."""
@@ -203,5 +211,25 @@ class StyleGAN2Generator(nn.Module):
         ws[:, cutoff:] = other[:, cutoff:]
         return ws
 
-    def forward(self, z: Tensor) -> Tensor:  # (B, z_dim) -> (B, channels, R, R) in about [-1, 1]
-        return self.synthesis(self.styles(z, self.truncation), self.noise_mode)
+    def forward(
+        self,
+        z: Tensor,
+        truncation: float = 1.0,
+        noise_mode: str = "random",
+        mix: Tensor | None = None,
+        crossover: int | None = None,
+    ) -> Tensor:
+        """(B, z_dim) -> (B, channels, R, R) in about [-1, 1]. ``truncation`` psi (1: none),
+        ``noise_mode`` (``const``, ``random``, ``none``); ``mix``: second latents (B, z_dim)
+        whose styles the layers from ``crossover`` (default ``num_ws // 2``) on take."""
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(
+                f"noise_mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}"
+            )
+        ws = self.styles(z, truncation)
+        if mix is not None:
+            cut = self.num_ws // 2 if crossover is None else crossover
+            if not 0 < cut < self.num_ws:
+                raise ValueError(f"crossover must be within 1-{self.num_ws - 1}, got {cut}")
+            ws = self.mix(ws, self.styles(mix, truncation), cut)
+        return self.synthesis(ws, noise_mode)
