@@ -5,10 +5,20 @@
     python benchmarks/bench_text.py quality                   # the recipe's CPU schedule
     python benchmarks/bench_text.py quality --scale paper     # the authors' full schedule
     python benchmarks/bench_text.py quality --budget-s 870    # stop adversarial rounds in time
+    python benchmarks/bench_text.py paper-oracle     # NLL of random tokens, own samples
+    python benchmarks/bench_text.py d-update         # one D update, this code vs the plain convs
+    python benchmarks/bench_text.py quality --recipe seqgan_paper_oracle.yaml --eval-every 5
 
-``quality`` trains ``recipes/seqgan_oracle.yaml`` (through the same Run/Trainer as
-``genmm run``) and reports the oracle NLL (10,000 samples) at the end of each phase and every
-``--eval-every`` adversarial rounds. ``--threads`` sets torch's thread count (on a busy 2-core
+``quality`` trains ``recipes/seqgan_oracle.yaml`` (or ``--recipe``; through the same
+Run/Trainer as ``genmm run``) and reports the oracle NLL (10,000 samples) at the end of each
+phase and every ``--eval-every`` adversarial rounds; the paper-oracle recipe gets
+``data.params=--params``. ``paper-oracle`` loads the authors' oracle (``--params``, by default
+``../shared/data/seqgan_oracle_params.npz``) and prints the oracle NLL of 10,000 sequences of
+uniformly random tokens and of 10,000 of its own samples beside the paper's "random 10.310".
+``d-update`` times one discriminator update at the paper's settings (64 real + 64 negatives,
+Adam through the core) for this plugin's D against the same network with plain convolutions
+(conv1d, ReLU, max over time: the code before the max-pooled convolution), interleaved, with
+plain and fused Adam. ``--threads`` sets torch's thread count (on a busy 2-core
 machine one thread is often faster for the small ops of training).
 """
 
@@ -115,6 +125,102 @@ def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int
     emit(figure="adversarial_g_step_cpu_s", value=round(cpu, 3), **setting)
 
 
+DEFAULT_PARAMS = ROOT.parent / "shared" / "data" / "seqgan_oracle_params.npz"
+PAPER_RANDOM_NLL = 10.310  # the paper's table 1, "random"; the authors' log: MLE 9.07 at epoch 120
+
+
+def bench_paper_oracle(params: str, count: int = 10000, seed: int = 0) -> None:
+    """The oracle NLL (per token) of uniformly random tokens and of the oracle's own samples."""
+    from genmm_text.data import OracleDataset
+    from genmm_text.generator import LSTMGenerator
+
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    data = OracleDataset(size=count, held_out=0.0, seed=seed, params=params)
+    loaded_s = time.perf_counter() - started
+    uniform = torch.randint(0, data.vocab_size, (count, data.max_length))
+    fresh = data.oracle.sample(count)
+    untrained = LSTMGenerator().eval().sample(count)  # G at the authors' N(0, 0.1) init
+    figures = {
+        "uniform_random_tokens": data.oracle_nll(uniform),
+        "untrained_generator_samples": data.oracle_nll(untrained),
+        "oracle_own_samples": data.oracle_nll(fresh),
+        "training_data": data.oracle_nll(data.tokens),
+    }
+    for name, value in figures.items():
+        emit(
+            figure="paper_oracle_nll",
+            of=name,
+            value=round(value, 4),
+            sequences=count,
+            paper_random=PAPER_RANDOM_NLL,
+            params=str(params),
+        )
+    emit(figure="paper_oracle_load_and_sample_s", value=round(loaded_s, 2), sequences=count)
+
+
+def bench_d_update(repeats: int, per_repeat: int = 2) -> None:
+    """One D update (paper D, batch 64 + 64, Adam 1e-4 through the core), interleaved A B A B:
+    the plain convolutions (reference) against :class:`MaxPooledConvolution`, each with plain
+    and fused Adam."""
+    from genmm.testing import MiniRun
+    from genmm_text.discriminator import CNNDiscriminator
+
+    class PlainConvolutions(CNNDiscriminator):
+        def pooled(self, tokens):  # the reference: conv1d, ReLU, max over time
+            embedded = self.embedding(self.pad(tokens)).transpose(1, 2)  # (B, E, T)
+            return torch.cat([c(embedded).relu().amax(dim=2) for c in self.convs], dim=1)
+
+    real = torch.randint(0, 5000, (10000, 20))
+    negatives = torch.randint(0, 5000, (10000, 20))
+
+    def make(model_class, adam):
+        torch.manual_seed(1)
+        discriminator = model_class().train()
+        run = MiniRun({"discriminator": discriminator}, {}, lambda: None)
+        run.add_optimizer("discriminator", default={"name": "adam", "lr": 1e-4, **adam})
+        position = [0]
+
+        def update():
+            i = position[0]
+            position[0] = (i + 64) % 9984
+            run.update(
+                "discriminator",
+                lambda: discriminator.loss(real[i : i + 64], negatives[i : i + 64])[0],
+            )
+
+        return update
+
+    configurations = {
+        "plain_convs_adam": make(PlainConvolutions, {}),
+        "plain_convs_fused_adam": make(PlainConvolutions, {"fused": True}),
+        "max_pooled_adam": make(CNNDiscriminator, {}),
+        "max_pooled_fused_adam": make(CNNDiscriminator, {"fused": True}),
+    }
+    for update in configurations.values():
+        update()  # warm-up
+    times = {name: [] for name in configurations}
+    loads = []
+    for _ in range(repeats):
+        for name, update in configurations.items():
+            start = time.perf_counter()
+            for _ in range(per_repeat):
+                update()
+            times[name].append((time.perf_counter() - start) / per_repeat)
+        loads.append(round(os.getloadavg()[0], 2))
+    reference = statistics.median(times["plain_convs_adam"])
+    for name, values in times.items():
+        emit(
+            figure="d_update_s",
+            code=name,
+            median=round(statistics.median(values), 4),
+            min=round(min(values), 4),
+            speedup_vs_plain_adam=round(reference / statistics.median(values), 2),
+            repeats=repeats,
+            load_averages=loads,
+        )
+
+
 def bench_quality(
     scale: str,
     eval_every: int,
@@ -122,6 +228,8 @@ def bench_quality(
     budget_s: float | None,
     extra: list[str],
     resume: str | None = None,
+    recipe: str = "seqgan_oracle.yaml",
+    params: str | None = None,
 ) -> None:
     from genmm import hookimpl
     from genmm import recipe as recipes
@@ -130,15 +238,16 @@ def bench_quality(
     from genmm.training.run import Run
 
     folder = Path(out or tempfile.mkdtemp(prefix=f"seqgan_{scale}_"))
+    paper_oracle = "paper_oracle" in recipe
     overrides = [
-        *scale_overrides(scale),
+        *([f"data.params={params}"] if paper_oracle else scale_overrides(scale)),
         *extra,
         "runtime.progress=false",
         "runtime.log_every=50",
         "eval.every=0",
         f"out={folder}",
     ]
-    path = ROOT / "recipes" / "seqgan_oracle.yaml"
+    path = ROOT / "recipes" / recipe
     manager = get_manager()
     resolved = recipes.resolve(path, overrides)
     recipes.validate(resolved, manager.registry, str(path))
@@ -211,7 +320,13 @@ def bench_quality(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "sampling", "quality"])
+    parser.add_argument(
+        "what", choices=["speed", "sampling", "quality", "paper-oracle", "d-update"]
+    )
+    parser.add_argument("--recipe", default="seqgan_oracle.yaml", help="quality: recipes/NAME")
+    parser.add_argument(
+        "--params", default=str(DEFAULT_PARAMS), help="the authors' oracle (.npz or .pkl)"
+    )
     parser.add_argument("--scale", choices=sorted(SCALES), default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
@@ -227,6 +342,10 @@ def main() -> None:
         bench_sampling()
     elif arguments.what == "speed":
         bench_speed(arguments.repeats, 64, 16, 5000, 20)
+    elif arguments.what == "paper-oracle":
+        bench_paper_oracle(arguments.params)
+    elif arguments.what == "d-update":
+        bench_d_update(max(7, arguments.repeats))
     else:
         bench_quality(
             arguments.scale,
@@ -235,6 +354,8 @@ def main() -> None:
             arguments.budget_s,
             arguments.overrides,
             arguments.resume,
+            arguments.recipe,
+            arguments.params,
         )
 
 

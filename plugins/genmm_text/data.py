@@ -4,7 +4,10 @@
 parameters (the "oracle", fixed by the seed) generates 10,000 sequences of length 20 over a
 vocabulary of 5,000 as the real data; the oracle then scores generated text (NLL_oracle).
 ``held_out`` (0.1) x ``size`` more sequences, drawn in the same batch as the training ones
-(the last rows), are held out.
+(the last rows), are held out. With ``params`` (a path) the oracle is not drawn but loaded:
+the authors' published oracle (:mod:`genmm_text.oracle_params`, a ``.npz`` of its 15 arrays or
+their own ``target_params_py3.pkl``). ``text.paper_oracle`` is that task as the paper ran it:
+the authors' oracle, required, vocabulary 5,000, widths 32, length 20.
 
 ``text.corpus``: one document per line of a text file (or of every ``.txt`` in a folder), split
 into sentences; a tokenizer (byte-level BPE or characters) is trained on the training split;
@@ -34,6 +37,7 @@ from torch.utils.data import Dataset
 
 from genmm.errors import DataError
 from genmm_text.generator import LSTMGenerator
+from genmm_text.oracle_params import WHERE, load_oracle_arrays, oracle_generator
 from genmm_text.tokenizer import TextTokenizer
 
 log = logging.getLogger(__name__)
@@ -98,8 +102,13 @@ def check_fraction(held_out: float) -> None:
 
 
 class OracleDataset(TokenDataset):
-    """``size`` training sequences drawn from a random oracle LSTM and ``held_out`` x ``size``
-    more (rounded) as the held-out set: one draw, the held-out sequences its last rows."""
+    """``size`` training sequences sampled from an oracle LSTM and ``held_out`` x ``size``
+    more (rounded) as the held-out set: one draw, the held-out sequences its last rows.
+
+    The oracle has N(0, 1) parameters drawn with ``oracle_seed`` (else ``seed``), or, given
+    ``params`` (the path of a ``.npz`` or of the authors' ``target_params_py3.pkl``), the
+    authors' parameters, whose shapes must match ``vocab_size``, ``embedding_dim`` and
+    ``hidden_dim``; the sequences are then drawn with ``seed``."""
 
     def __init__(
         self,
@@ -111,6 +120,7 @@ class OracleDataset(TokenDataset):
         held_out: float = 0.1,
         oracle_seed: int | None = None,
         seed: int = 0,
+        params: str | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
@@ -118,15 +128,19 @@ class OracleDataset(TokenDataset):
         self.vocab_size = vocab_size
         self.max_length = length
         self.held_out = held_out
+        self.params = params
         held_out_count = int(round(size * held_out))
         total = size + held_out_count
-        seed = seed if oracle_seed is None else oracle_seed
+        if params is not None:
+            arrays = load_oracle_arrays(params, vocab_size, embedding_dim, hidden_dim)
+            self.oracle = oracle_generator(arrays, length)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.oracle = LSTMGenerator(
-                vocab_size, embedding_dim, hidden_dim, length, start_token=0, init_std=1.0
-            ).eval()
-            self.oracle.requires_grad_(False)
+            torch.manual_seed(seed if oracle_seed is None or params is not None else oracle_seed)
+            if params is None:
+                self.oracle = LSTMGenerator(
+                    vocab_size, embedding_dim, hidden_dim, length, start_token=0, init_std=1.0
+                ).eval()
+                self.oracle.requires_grad_(False)
             with torch.no_grad():
                 drawn = torch.cat(
                     [self.oracle.sample(min(2000, total - i)) for i in range(0, total, 2000)]
@@ -143,6 +157,29 @@ class OracleDataset(TokenDataset):
             chunk = tokens[start : start + batch_size]
             total += float(-self.oracle.log_probs(chunk).sum())
         return total / tokens.numel()
+
+
+class PaperOracleDataset(OracleDataset):
+    """The synthetic task of the SeqGAN paper on the authors' own oracle: ``params`` is the
+    path of their ``target_params_py3.pkl`` (published at LantaoYu/SeqGAN, ``save/``) or of
+    the same 15 arrays as a ``.npz``; vocabulary 5,000, embedding and hidden widths 32,
+    sequences of ``length`` 20; ``size`` (10,000, as in the authors' code) training sequences
+    sampled from it, ``held_out`` x ``size`` more held out."""
+
+    def __init__(
+        self,
+        params: str | None = None,
+        length: int = 20,
+        size: int = 10000,
+        held_out: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        if params is None:
+            raise DataError(
+                f"text.paper_oracle needs the authors' oracle: set data.params=PATH ({WHERE}; "
+                "genmm's CI keeps the same arrays at ../shared/data/seqgan_oracle_params.npz)"
+            )
+        super().__init__(5000, 32, 32, length, size, held_out, seed=seed, params=params)
 
 
 def split_sentences(document: str) -> list[str]:

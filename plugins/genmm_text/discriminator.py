@@ -12,6 +12,12 @@ a ReLU and max-over-time pooling give one feature per kernel (1,720 in all); a h
 length ``t`` is the same in every completion and in the original sequence, so its pooled
 maximum comes from one pass over the original batch and only the windows reaching past ``t``
 are computed for the completions.
+
+Training cost: each convolution is followed by max-over-time pooling, so the gradient of its
+output is non-zero at one position per kernel and sequence. :class:`MaxPooledConvolution`
+computes the forward as one matrix product over the windows (im2col) and the backward only at
+those positions (two weighted gathers, ``embedding_bag``), instead of the dense transposed
+convolutions: the same gradients with about a tenth of the backward arithmetic.
 """
 
 from __future__ import annotations
@@ -23,6 +29,70 @@ from torch import Tensor, nn
 
 PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
 PAPER_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+
+
+class MaxPooledConvolution(torch.autograd.Function):
+    """max over positions of conv1d(x, weight, bias): (B, T, E), (n, E, k), (n,) -> (B, n).
+
+    Forward: the windows (B*P, E*k) (P = T - k + 1) times the kernels, one matrix product, and
+    the maximum over positions with its index. Backward: only the arg-max window of each
+    sequence and kernel receives gradient, so the weight gradient is a gather of those windows
+    weighted by the incoming gradient, and the windows' gradient a gather of the kernels
+    weighted the same way (both ``embedding_bag`` sums); the windows' gradient is overlap-added
+    back to (B, T, E). Where several positions tie for the maximum their windows are equal
+    (identical tokens), so the gradients of the embedding table and of the kernels are the same
+    whichever position takes it.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, embedded: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        batch, length, width = embedded.shape
+        kernels, _, size = weight.shape
+        positions = length - size + 1
+        windows = embedded.unfold(1, size, 1).reshape(batch * positions, width * size)
+        pre = torch.addmm(bias, windows, weight.reshape(kernels, -1).t())  # (B*P, n)
+        values, where = pre.view(batch, positions, kernels).max(dim=1)  # (B, n)
+        ctx.save_for_backward(windows, where, weight)
+        ctx.shape = (batch, length, width)
+        ctx.mark_non_differentiable(where)
+        return values
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        windows, where, weight = ctx.saved_tensors
+        batch, length, width = ctx.shape
+        kernels, _, size = weight.shape
+        positions = length - size + 1
+        grad = grad.to(windows.dtype).contiguous()  # (B, n)
+        rows = where + torch.arange(batch, device=where.device)[:, None] * positions  # (B, n)
+        grad_embedded = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[1]:
+            # dL/dW[f] = sum_b grad[b, f] * windows[row[b, f]]: one bag of B rows per kernel
+            grad_weight = nn.functional.embedding_bag(
+                rows.t(), windows, per_sample_weights=grad.t(), mode="sum"
+            ).view_as(weight)  # (n, E, k)
+            grad_weight = grad_weight.to(weight.dtype)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(0).to(weight.dtype)
+        if ctx.needs_input_grad[0]:
+            # dL/dwindows[r] = sum over kernels f whose arg-max row is r of grad[b, f] * W[f]:
+            # bags of kernels grouped by row (sorted), empty for rows no kernel picked
+            flat_rows = rows.flatten()  # (B*n,)
+            order = torch.argsort(flat_rows, stable=True)
+            counts = torch.bincount(flat_rows, minlength=batch * positions)
+            offsets = counts.cumsum(0) - counts
+            kernel_index = torch.arange(kernels, device=rows.device).repeat(batch)[order]
+            grad_windows = nn.functional.embedding_bag(
+                kernel_index,
+                weight.reshape(kernels, -1).to(windows.dtype),
+                offsets,
+                per_sample_weights=grad.flatten()[order],
+                mode="sum",
+            )  # (B*P, E*k)
+            grad_embedded = torch.ops.aten.unfold_backward(
+                grad_windows.view(batch, positions, width, size), [batch, length, width], 1, size, 1
+            )  # (B, T, E)
+        return grad_embedded, grad_weight, grad_bias
 
 
 class Highway(nn.Module):
@@ -98,8 +168,13 @@ class CNNDiscriminator(nn.Module):
         return nn.functional.pad(tokens, (0, self.max_length - tokens.shape[1]))
 
     def pooled(self, tokens: Tensor) -> Tensor:  # (B, T) -> (B, F)
-        embedded = self.embedding(self.pad(tokens)).transpose(1, 2)  # (B, E, T)
-        return torch.cat([conv(embedded).relu().amax(dim=2) for conv in self.convs], dim=1)
+        """ReLU and max-over-time of every convolution: relu(max_t) = max_t(relu), taken on the
+        pooled (B, n) instead of the (B, n, T') activations."""
+        embedded = self.embedding(self.pad(tokens))  # (B, T, E)
+        features = [
+            MaxPooledConvolution.apply(embedded, conv.weight, conv.bias) for conv in self.convs
+        ]
+        return torch.cat(features, dim=1).relu()  # (B, F)
 
     def head(self, pooled: Tensor) -> Tensor:  # (B, F) -> (B, 2)
         return self.output(self.dropout(self.highway(pooled)))

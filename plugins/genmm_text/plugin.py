@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import genmm
-from genmm_text.data import CorpusDataset, NewsDataset, OracleDataset
+from genmm_text.data import CorpusDataset, NewsDataset, OracleDataset, PaperOracleDataset
 from genmm_text.discriminator import CNNDiscriminator
 from genmm_text.generator import GPT2Generator, LSTMGenerator
 from genmm_text.metrics import BLEU, OracleNLL, SelfBLEU, TestNLL
@@ -17,7 +17,18 @@ PAPER = "Yu et al., SeqGAN, AAAI 2017"
 
 @genmm.hookimpl
 def genmm_register_datasets(register):
-    register("text.oracle", OracleDataset, paper=PAPER, about="random LSTM oracle, V 5000, T 20")
+    register(
+        "text.oracle",
+        OracleDataset,
+        paper=PAPER,
+        about="LSTM oracle, V 5000, T 20: drawn N(0, 1), or loaded from params=PATH",
+    )
+    register(
+        "text.paper_oracle",
+        PaperOracleDataset,
+        paper=PAPER,
+        about="the authors' oracle (params=PATH: LantaoYu/SeqGAN save/target_params_py3.pkl)",
+    )
     register("text.corpus", CorpusDataset, about="your text file or folder, trained tokenizer")
     register("text.news", NewsDataset, about="the Lee corpus of 300 ABC news articles (gensim)")
 
