@@ -1,0 +1,1 @@
+"""genmm video plugin: temporal GANs (TGAN, MoCoGAN) on moving-shapes clips."""
