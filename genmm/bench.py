@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import torch
+from torch.utils.data import default_collate
 
 from genmm.hookspecs import hookimpl
 from genmm.losses import AdversarialLoss
@@ -81,13 +82,8 @@ def bare_seconds(run: Run, steps: int) -> float:
     G = copy.deepcopy(run.models[trainer.generator_role])
     D = copy.deepcopy(run.models[trainer.discriminator_role])
     loss: AdversarialLoss = run.losses[trainer.adversarial_role]
-    optimizers = run.optimization.optimizers
-    opt_g = type(optimizers[trainer.generator_role])(
-        G.parameters(), **optimizers[trainer.generator_role].defaults
-    )
-    opt_d = type(optimizers[trainer.discriminator_role])(
-        D.parameters(), **optimizers[trainer.discriminator_role].defaults
-    )
+    opt_g = _same_optimizer(run, trainer.generator_role, G)
+    opt_d = _same_optimizer(run, trainer.discriminator_role, D)
     schedules = [
         torch.optim.lr_scheduler.LambdaLR(opt, run.optimization.schedulers[role].lr_lambdas[0])
         for opt, role in ((opt_g, trainer.generator_role), (opt_d, trainer.discriminator_role))
@@ -105,12 +101,8 @@ def bare_seconds(run: Run, steps: int) -> float:
             synchronize(run.device)
             started = time.perf_counter()
         indices = order[(step * batch) % len(dataset) :][:batch].tolist()
-        items = (
-            fetch(indices)
-            if fetch
-            else torch.utils.data.default_collate([dataset[i] for i in indices])
-        )
-        real, condition = unpack(items)
+        collate = fetch or (lambda chosen: default_collate([dataset[i] for i in chosen]))
+        real, condition = unpack(collate(indices))
         real, condition = real.to(run.device), run.to_device(condition)
         fake = generate(G, sample_latent(G, real.shape[0], run.device), condition)
         extra = (condition,) if conditional else ()
@@ -131,6 +123,12 @@ def bare_seconds(run: Run, steps: int) -> float:
             schedule.step()
     synchronize(run.device)
     return time.perf_counter() - started
+
+
+def _same_optimizer(run: Run, role: str, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """A fresh optimiser of the run's class and settings for ``role``, over ``model``."""
+    optimizer = run.optimization.optimizers[role]
+    return type(optimizer)(model.parameters(), **optimizer.defaults)
 
 
 def synchronize(device: torch.device) -> None:

@@ -163,14 +163,8 @@ def generate(
     parameters = [
         p if p.kind is p.VAR_KEYWORD else p.replace(kind=p.KEYWORD_ONLY) for p in parameters
     ]
-    check_call(
-        run_.writer.generate,
-        signature.replace(parameters=parameters),
-        options,
-        file=str(target),
-        key="generate",
-        skip=frozenset(),
-    )
+    accepted = signature.replace(parameters=parameters)
+    check_call(run_.writer.generate, accepted, options, file=str(target), key="generate")
     run_.generate_seed = seed
     written = run_.writer.generate(run_, n, output, **options)
     for path in written:
@@ -212,12 +206,8 @@ def plugins(
     manager.registry  # noqa: B018 - fills `registered`
     rows = []
     for info in manager.infos.values():
-        row = {
-            "name": info.name,
-            "source": info.source,
-            "version": info.version,
-            "registered": info.registered,
-        }
+        row = {"name": info.name, "source": info.source, "version": info.version}
+        row["registered"] = info.registered
         if info.error:
             row["error"] = info.error
         if hooks:

@@ -9,41 +9,22 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
 from genmm.errors import RecipeError
-from genmm.registry import Registry, check_call, closest, singular
+from genmm.registry import INJECTED, Registry, check_call, closest, split_spec
 
-TOP_LEVEL: dict[str, str] = {
-    "base": "a recipe file (or list of files) merged first, relative to this one",
-    "description": "one line shown by `genmm recipes`",
-    "seed": "integer seed of python, numpy and torch",
-    "out": "run folder",
-    "data": "dataset: {name, ...arguments}",
-    "models": "mapping role -> {name, ...arguments}",
-    "losses": "mapping role -> {name, ...arguments}",
-    "phases": "ordered mapping phase name -> {trainer, max_steps | epochs, batch_size, ...}",
-    "eval": "{every, metrics: [name | {name, ...}]}",
-    "samples": "{every, n}: sample dumps through the writer",
-    "writer": "{name, ...}: writes samples and `genmm generate` output",
-    "checkpoint": "{every, keep}",
-    "runtime": "{device, precision, threads, on_nan, log_every, progress, rollback_lr_factor}",
-    "versions": "written by genmm: versions of genmm and plugins (ignored on load)",
-}
-
+#: the top-level sections (docs/recipes.md describes each)
+TOP_LEVEL = tuple(
+    "base description seed out data models losses phases eval samples writer checkpoint runtime"
+    " versions".split()
+)
 #: keys every phase takes, whatever its trainer: the core's, not the trainer's arguments
-PHASE_KEYS = {
-    "trainer": "registered trainer name",
-    "max_steps": "steps of the phase (or epochs)",
-    "epochs": "passes over the data (or max_steps)",
-    "batch_size": "the global batch: each of N processes draws batch_size / N items",
-    "optimizers": "{role: {name: adam, lr: ..., ...}} over the trainer's defaults",
-    "schedules": "{role: {name: constant | linear | cosine | step | exponential, ...}}",
-    "clip_grad_norm": "clip each update's gradient norm: a norm, {role: norm} or null",
-    "accumulate": "micro-batches per update (gradient accumulation)",
-}
+PHASE_KEYS = tuple(
+    "trainer max_steps epochs batch_size optimizers schedules clip_grad_norm accumulate".split()
+)
 #: keys of earlier versions, and what replaced them
 RENAMED = {
     "trainer": "runtime",
@@ -127,7 +108,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise RecipeError(f"malformed YAML{line}: {problem}", file=str(path))
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
         raise RecipeError(
             f"expected a mapping at the top, got {type(data).__name__}", file=str(path)
@@ -201,7 +182,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise RecipeError(f"override '{text}' is not of the form key.path=value", key=text)
     key, _, raw = text.partition("=")
-    parts = [p for p in key.strip().split(".")]
+    parts = key.strip().split(".")
     if not all(parts):
         raise RecipeError(f"override '{text}' has an empty key", key=key)
     try:
@@ -223,26 +204,26 @@ def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | No
                 raise RecipeError(
                     f"override '{text}': '{path}' is not a mapping", file=file, key=path
                 )
-            if part not in node:
-                if depth == 0 and part in TOP_LEVEL:
-                    node[part] = {}
-                else:
-                    hint = ""
-                    if depth > 0:  # a new mapping inside a section (top-level keys are fixed)
-                        whole = text.partition("=")[2].strip()
-                        for inner in reversed(parts[depth + 1 :]):
-                            whole = f"{{{inner}: {whole}}}"
-                        hint = f"; to add it, give it whole: {path}={whole}"
-                    raise RecipeError(
-                        f"override '{text}': no key '{part}'{closest(part, list(node))}{hint}",
-                        file=file,
-                        key=path,
-                    )
+            if part not in node and depth == 0 and part in TOP_LEVEL:
+                node[part] = {}
+            elif part not in node:
+                missing = f"no key '{part}'{closest(part, list(node))}{_whole(text, parts, depth)}"
+                raise RecipeError(f"override '{text}': {missing}", file=file, key=path)
             node = node[part]
         if not isinstance(node, dict):
             raise RecipeError(f"override '{text}': parent is not a mapping", file=file, key=text)
         node[parts[-1]] = value
     return recipe
+
+
+def _whole(text: str, parts: list[str], depth: int) -> str:
+    """How to add a new mapping inside a section: give it whole (top-level keys are fixed)."""
+    if depth == 0:
+        return ""
+    whole = text.partition("=")[2].strip()
+    for inner in reversed(parts[depth + 1 :]):
+        whole = f"{{{inner}: {whole}}}"
+    return f"; to add it, give it whole: {'.'.join(parts[: depth + 1])}={whole}"
 
 
 def resolve(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
@@ -254,67 +235,7 @@ def resolve(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> di
 
 def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None) -> None:
     """Check every key of a resolved recipe against the registry, building nothing."""
-    for key in recipe:
-        if key not in TOP_LEVEL:
-            raise RecipeError(
-                f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL)}", file=file, key=key
-            )
-    if not isinstance(recipe.get("seed"), int) or isinstance(recipe.get("seed"), bool):
-        raise RecipeError(f"expected an integer, got {recipe.get('seed')!r}", file=file, key="seed")
-    for section, keys in SECTION_KEYS.items():
-        value = recipe.get(section)
-        if not isinstance(value, dict):
-            raise RecipeError("expected a mapping", file=file, key=section)
-        for sub, wanted in keys.items():
-            if sub not in value:
-                continue
-            item = value[sub]
-            if not isinstance(item, wanted) or (isinstance(item, bool) and wanted is int):
-                names = wanted.__name__ if isinstance(wanted, type) else "number"
-                raise RecipeError(
-                    f"expected {names}, got {item!r}", file=file, key=f"{section}.{sub}"
-                )
-            if wanted is int and item < 0:  # counts, intervals and thread numbers
-                raise RecipeError(
-                    f"expected a non-negative integer, got {item!r}",
-                    file=file,
-                    key=f"{section}.{sub}",
-                )
-            choices = CHOICES.get((section, sub))
-            if choices and item not in choices:
-                raise RecipeError(
-                    f"expected one of {', '.join(choices)}, got {item!r}",
-                    file=file,
-                    key=f"{section}.{sub}",
-                )
-        for sub in value:
-            if sub not in keys:
-                raise RecipeError(
-                    f"unknown key '{sub}'{closest(sub, list(keys))}",
-                    file=file,
-                    key=f"{section}.{sub}",
-                )
-    if "data" not in recipe:
-        raise RecipeError("missing required key 'data'", file=file, key="data")
-    _check_component(registry, "datasets", recipe["data"], file, "data")
-    for section, kind in (("models", "models"), ("losses", "losses")):
-        value = recipe.get(section, {})
-        if not isinstance(value, dict):
-            raise RecipeError("expected a mapping of role -> component", file=file, key=section)
-        for role, spec in value.items():
-            _check_component(registry, kind, spec, file, f"{section}.{role}")
-    phases = recipe.get("phases")
-    if not isinstance(phases, dict) or not phases:
-        raise RecipeError(
-            "expected at least one phase: {name: {trainer: ...}}", file=file, key="phases"
-        )
-    for phase_name, phase in phases.items():
-        _check_phase(registry, phase_name, phase, file)
-    for index, metric in enumerate(recipe["eval"].get("metrics", [])):
-        spec = {"name": metric} if isinstance(metric, str) else metric
-        _check_component(registry, "metrics", spec, file, f"eval.metrics[{index}]")
-    if "writer" in recipe:
-        _check_component(registry, "writers", recipe["writer"], file, "writer")
+    Checker(registry, file).recipe(recipe)
 
 
 def did_you_mean(key: str, valid: Any) -> str:
@@ -324,69 +245,116 @@ def did_you_mean(key: str, valid: Any) -> str:
     return closest(key, list(valid))
 
 
-def _check_phase(registry: Registry, name: str, phase: Any, file: str | None) -> None:
-    from genmm.training.optim import check_optimizer, check_schedule
-
-    key = f"phases.{name}"
-    if not isinstance(phase, dict) or "trainer" not in phase:
-        raise RecipeError("expected a mapping with a 'trainer'", file=file, key=key)
-    component = registry.get("trainers", phase["trainer"], file=file, key=f"{key}.trainer")
-    steps, epochs = phase.get("max_steps"), phase.get("epochs")
-    if (steps is None) == (epochs is None):
-        raise RecipeError("give exactly one of 'max_steps' or 'epochs'", file=file, key=key)
-    for loop_key in ("max_steps", "epochs", "batch_size", "accumulate"):
-        value = phase.get(loop_key)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 0
-        ):
-            raise RecipeError(
-                f"expected a non-negative integer, got {value!r}",
-                file=file,
-                key=f"{key}.{loop_key}",
-            )
-    clip = phase.get("clip_grad_norm")
-    for role, norm in clip.items() if isinstance(clip, dict) else [(None, clip)]:
-        if norm is not None and (
-            isinstance(norm, bool) or not isinstance(norm, (int, float)) or norm <= 0
-        ):
-            where = f"{key}.clip_grad_norm" + (f".{role}" if role else "")
-            raise RecipeError(
-                f"expected a positive number or null (or {{role: number}}), got {norm!r}",
-                file=file,
-                key=where,
-            )
-    for section, check in (("optimizers", check_optimizer), ("schedules", check_schedule)):
-        table = phase.get(section) or {}
-        if not isinstance(table, dict):
-            raise RecipeError("expected a mapping role -> spec", file=file, key=f"{key}.{section}")
-        for role, spec in table.items():
-            check(spec, file=file, key=f"{key}.{section}.{role}")
-    arguments = {k: v for k, v in phase.items() if k not in PHASE_KEYS}
-    valid = [*PHASE_KEYS, *component.signature.parameters]
-    for argument in arguments:
-        if argument not in component.signature.parameters:
-            raise RecipeError(
-                f"unknown key '{argument}' for '{phase['trainer']}'{did_you_mean(argument, valid)}",
-                file=file,
-                key=f"{key}.{argument}",
-            )
-    check_call(
-        component.factory,
-        component.signature,
-        arguments,
-        file=file,
-        key=key,
-        label=phase["trainer"],
-    )
+def _counts(value: Any) -> bool:
+    """A non-negative integer (counts, intervals, thread numbers)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _check_component(registry: Registry, kind: str, spec: Any, file: str | None, key: str):
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise RecipeError(
-            f"expected a mapping with a 'name' of a registered {singular(kind)}", file=file, key=key
+class Checker:
+    """Checks one resolved recipe; every problem is a RecipeError naming the file and key."""
+
+    def __init__(self, registry: Registry, file: str | None) -> None:
+        self.registry, self.file = registry, file
+
+    def fail(self, message: str, key: str) -> NoReturn:
+        raise RecipeError(message, file=self.file, key=key)
+
+    def recipe(self, recipe: dict[str, Any]) -> None:
+        for key in recipe:
+            if key not in TOP_LEVEL:
+                self.fail(f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL)}", key)
+        seed = recipe.get("seed")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            self.fail(f"expected an integer, got {seed!r}", "seed")
+        for section, keys in SECTION_KEYS.items():
+            self.section(section, recipe.get(section), keys)
+        if "data" not in recipe:
+            self.fail("missing required key 'data'", "data")
+        self.component("datasets", recipe["data"], "data")
+        for section in ("models", "losses"):
+            value = recipe.get(section, {})
+            if not isinstance(value, dict):
+                self.fail("expected a mapping of role -> component", section)
+            for role, spec in value.items():
+                self.component(section, spec, f"{section}.{role}")
+        phases = recipe.get("phases")
+        if not isinstance(phases, dict) or not phases:
+            self.fail("expected at least one phase: {name: {trainer: ...}}", "phases")
+        for name, phase in phases.items():
+            self.phase(f"phases.{name}", phase)
+        for index, metric in enumerate(recipe["eval"].get("metrics", [])):
+            spec = {"name": metric} if isinstance(metric, str) else metric
+            self.component("metrics", spec, f"eval.metrics[{index}]")
+        if "writer" in recipe:
+            self.component("writers", recipe["writer"], "writer")
+
+    def section(self, section: str, value: Any, keys: dict[str, Any]) -> None:
+        """A core section (``eval``, ``runtime``...): known keys, each of its type and choices."""
+        if not isinstance(value, dict):
+            self.fail("expected a mapping", section)
+        for sub, wanted in keys.items():
+            if sub not in value:
+                continue
+            key, item = f"{section}.{sub}", value[sub]
+            if not isinstance(item, wanted) or (isinstance(item, bool) and wanted is int):
+                names = wanted.__name__ if isinstance(wanted, type) else "number"
+                self.fail(f"expected {names}, got {item!r}", key)
+            if wanted is int and item < 0:
+                self.fail(f"expected a non-negative integer, got {item!r}", key)
+            choices = CHOICES.get((section, sub))
+            if choices and item not in choices:
+                self.fail(f"expected one of {', '.join(choices)}, got {item!r}", key)
+        for sub in value:
+            if sub not in keys:
+                self.fail(f"unknown key '{sub}'{closest(sub, list(keys))}", f"{section}.{sub}")
+
+    def component(self, kind: str, spec: Any, key: str) -> None:
+        name, arguments = split_spec(kind, spec, file=self.file, key=key)
+        self.registry.check_arguments(kind, name, arguments, file=self.file, key=key)
+
+    def phase(self, key: str, phase: Any) -> None:
+        """The core's phase keys, then the rest as the trainer's arguments."""
+        from genmm.training.optim import check_optimizer, check_schedule
+
+        if not isinstance(phase, dict) or "trainer" not in phase:
+            self.fail("expected a mapping with a 'trainer'", key)
+        trainer = phase["trainer"]
+        component = self.registry.get("trainers", trainer, file=self.file, key=f"{key}.trainer")
+        if (phase.get("max_steps") is None) == (phase.get("epochs") is None):
+            self.fail("give exactly one of 'max_steps' or 'epochs'", key)
+        for count in ("max_steps", "epochs", "batch_size", "accumulate"):
+            value = phase.get(count)
+            if value is not None and not _counts(value):
+                self.fail(f"expected a non-negative integer, got {value!r}", f"{key}.{count}")
+        clip = phase.get("clip_grad_norm")
+        for role, norm in clip.items() if isinstance(clip, dict) else [(None, clip)]:
+            if norm is not None and (
+                isinstance(norm, bool) or not isinstance(norm, (int, float)) or norm <= 0
+            ):
+                self.fail(
+                    f"expected a positive number or null (or {{role: number}}), got {norm!r}",
+                    f"{key}.clip_grad_norm" + (f".{role}" if role else ""),
+                )
+        for section, check in (("optimizers", check_optimizer), ("schedules", check_schedule)):
+            table = phase.get(section) or {}
+            if not isinstance(table, dict):
+                self.fail("expected a mapping role -> spec", f"{key}.{section}")
+            for role, spec in table.items():
+                check(spec, file=self.file, key=f"{key}.{section}.{role}")
+        arguments = {k: v for k, v in phase.items() if k not in PHASE_KEYS}
+        accepted = component.signature.parameters
+        for argument in arguments:
+            if argument not in accepted:
+                hint = did_you_mean(argument, [*PHASE_KEYS, *accepted])
+                self.fail(f"unknown key '{argument}' for '{trainer}'{hint}", f"{key}.{argument}")
+        check_call(
+            component.factory,
+            component.signature,
+            arguments,
+            file=self.file,
+            key=key,
+            label=trainer,
         )
-    arguments = {k: v for k, v in spec.items() if k != "name"}
-    registry.check_arguments(kind, spec["name"], arguments, file=file, key=key)
 
 
 def dump(recipe: dict[str, Any]) -> str:
@@ -396,16 +364,14 @@ def dump(recipe: dict[str, Any]) -> str:
 def with_defaults(recipe: dict[str, Any], registry: Registry) -> dict[str, Any]:
     """The recipe with every component's unstated arguments filled in from its factory's
     signature (what ``genmm run --dry-run`` prints)."""
-    from genmm.registry import INJECTED
 
     def fill(kind: str, spec: Any) -> Any:
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-        parameters = registry.get(kind, spec["name"]).signature.parameters
-        for name, parameter in parameters.items():
+        for name, parameter in registry.get(kind, spec["name"]).signature.parameters.items():
             plain = parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
-            if plain and name not in spec and name not in INJECTED:
-                if parameter.default is not parameter.empty:
-                    spec[name] = _plain(parameter.default)
+            given = name in spec or name in INJECTED or parameter.default is parameter.empty
+            if plain and not given:
+                spec[name] = _plain(parameter.default)
         return spec
 
     recipe = copy.deepcopy(recipe)
@@ -413,15 +379,14 @@ def with_defaults(recipe: dict[str, Any], registry: Registry) -> dict[str, Any]:
     if "seed" in data and "seed" not in recipe["data"]:
         data["seed"] = recipe["seed"]  # what the run hands the dataset
     recipe["data"] = data
-    for section, kind in (("models", "models"), ("losses", "losses")):
+    for section in ("models", "losses"):
         for role, spec in recipe.get(section, {}).items():
-            recipe[section][role] = fill(kind, spec)
+            recipe[section][role] = fill(section, spec)
     recipe["eval"]["metrics"] = [fill("metrics", m) for m in recipe["eval"].get("metrics", [])]
     if "writer" in recipe:
         recipe["writer"] = fill("writers", recipe["writer"])
     for name, phase in recipe["phases"].items():
-        trainer = phase["trainer"]
-        filled = fill("trainers", {**phase, "name": trainer})
+        filled = fill("trainers", {**phase, "name": phase["trainer"]})
         filled.pop("name")
         recipe["phases"][name] = filled
     return recipe
@@ -429,6 +394,4 @@ def with_defaults(recipe: dict[str, Any], registry: Registry) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """A default as YAML shows it (tuples as lists)."""
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value

@@ -112,23 +112,38 @@ class Registry:
         """Build ``spec = {name: ..., **arguments}`` (checked once, by ``recipe.validate``);
         ``extra`` (the injected ``description``, a dataset's ``seed``) are passed when accepted.
         An error the factory raises itself names the recipe file and key."""
-        if not isinstance(spec, dict) or "name" not in spec:
-            raise RecipeError(
-                f"expected a mapping with a 'name' of a registered {singular(kind)}",
-                file=file,
-                key=key,
-            )
-        arguments = {k: v for k, v in spec.items() if k != "name"}
-        component = self.get(kind, spec["name"], file=file, key=f"{key}.name" if key else "name")
+        name, arguments = split_spec(kind, spec, file=file, key=key)
+        component = self.get(kind, name, file=file, key=f"{key}.name" if key else "name")
         accepted = component.signature.parameters
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
         for extra_name, value in extra.items():
-            if (extra_name in accepted or takes_any) and extra_name not in arguments:
+            if (extra_name in accepted or takes_any(accepted)) and extra_name not in arguments:
                 arguments[extra_name] = value
         try:
             return component.factory(**arguments)
         except (TypeError, ValueError) as error:
-            raise RecipeError(f"building '{spec['name']}' failed: {error}", file=file, key=key)
+            raise RecipeError(f"building '{name}' failed: {error}", file=file, key=key)
+
+
+def split_spec(kind: str, spec: Any, *, file: str | None, key: str) -> tuple[str, dict[str, Any]]:
+    """``{name: ..., **arguments}`` -> ``(name, arguments)``; a RecipeError without a name."""
+    if not isinstance(spec, dict) or "name" not in spec:
+        message = f"expected a mapping with a 'name' of a registered {singular(kind)}"
+        raise RecipeError(message, file=file, key=key)
+    return spec["name"], {k: v for k, v in spec.items() if k != "name"}
+
+
+def takes_any(parameters: Any) -> bool:
+    """Whether a signature's parameters include ``**kwargs``."""
+    return any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _plain_parameters(parameters: Any) -> dict[str, inspect.Parameter]:
+    """Parameters a recipe can set: neither ``*args``/``**kwargs`` nor injected."""
+    return {
+        n: p
+        for n, p in parameters.items()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in INJECTED
+    }
 
 
 #: what the core hands factories itself; a recipe never sets these
@@ -164,9 +179,8 @@ def _hints(target: Any) -> dict[str, Any]:
         namespace = getattr(target, "__globals__", {})
         for name, annotation in getattr(target, "__annotations__", {}).items():
             try:
-                resolved[name] = (
-                    eval(annotation, namespace) if isinstance(annotation, str) else annotation
-                )  # noqa: S307
+                text = isinstance(annotation, str)
+                resolved[name] = eval(annotation, namespace) if text else annotation  # noqa: S307
             except Exception:
                 pass
         return resolved
@@ -200,50 +214,34 @@ def check_call(
     *,
     file: str | None,
     key: str,
-    skip: frozenset[str] = frozenset(),
     label: str | None = None,
 ) -> None:
     """Unknown keys, missing required arguments and values of the wrong type raise RecipeError;
     the message calls the component ``label`` (its registered name) or the factory's name."""
     label = label or getattr(factory, "__qualname__", getattr(factory, "__name__", repr(factory)))
     parameters = signature.parameters
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    valid = [
-        n
-        for n, p in parameters.items()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in INJECTED
-    ]
+    settable = _plain_parameters(parameters)
     prefix = f"{key}." if key else ""
     for argument, value in arguments.items():
+        where = prefix + argument
         if argument in INJECTED:
-            raise RecipeError(
-                f"'{argument}' is handed to '{label}' by genmm; a recipe does not set it",
-                file=file,
-                key=prefix + argument,
-            )
-        if argument not in parameters and not takes_any:
-            raise RecipeError(
-                f"unknown key '{argument}' for '{label}'{closest(argument, valid)}",
-                file=file,
-                key=prefix + argument,
-            )
+            message = f"'{argument}' is handed to '{label}' by genmm; a recipe does not set it"
+            raise RecipeError(message, file=file, key=where)
+        if argument not in parameters and not takes_any(parameters):
+            message = f"unknown key '{argument}' for '{label}'{closest(argument, list(settable))}"
+            raise RecipeError(message, file=file, key=where)
         if argument in parameters:
             parameter = parameters[argument]
             annotation = parameter.annotation
             if annotation is parameter.empty and parameter.default not in (parameter.empty, None):
                 annotation = type(parameter.default)
-            problem = type_problem(annotation, value, prefix + argument)
+            problem = type_problem(annotation, value, where)
             if problem is not None:
                 raise RecipeError(problem[1], file=file, key=problem[0])
-    for name, parameter in parameters.items():
-        if name in skip or name in INJECTED:
-            continue
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
+    for name, parameter in settable.items():
         if parameter.default is parameter.empty and name not in arguments:
-            raise RecipeError(
-                f"missing required argument '{name}' for '{label}'", file=file, key=prefix + name
-            )
+            message = f"missing required argument '{name}' for '{label}'"
+            raise RecipeError(message, file=file, key=prefix + name)
 
 
 def _show(annotation: Any) -> str:
@@ -275,11 +273,9 @@ def type_problem(annotation: Any, value: Any, key: str) -> tuple[str, str] | Non
         return key, f"expected one of {shown}, got {value!r}"
     if annotation is type(None):
         return None if value is None else wrong
-    if annotation is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else wrong
-    if annotation is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else wrong
+    if annotation in (int, float):
+        kinds = (int, float) if annotation is float else int
+        return None if isinstance(value, kinds) and not isinstance(value, bool) else wrong
     if annotation in (bool, str):
         return None if isinstance(value, annotation) else wrong
     container = origin or annotation
@@ -300,12 +296,10 @@ def type_problem(annotation: Any, value: Any, key: str) -> tuple[str, str] | Non
     if container in (dict, collections.abc.Mapping):
         if not isinstance(value, dict):
             return wrong
-        for inner_key, item in value.items():
-            if args:
-                problem = type_problem(args[0], inner_key, f"{key}.{inner_key}") or type_problem(
-                    args[1], item, f"{key}.{inner_key}"
-                )
-                if problem is not None:
-                    return problem
+        for inner_key, item in value.items() if args else []:
+            where = f"{key}.{inner_key}"
+            problem = type_problem(args[0], inner_key, where) or type_problem(args[1], item, where)
+            if problem is not None:
+                return problem
         return None
     return None  # a type YAML cannot express (tensors, modules): not checked

@@ -28,17 +28,9 @@ DESCRIPTION = "description.json"  # the dataset's plain-data description
 def rng_state() -> dict[str, Any]:
     """Every random stream: python, numpy, torch CPU and CUDA."""
     kind, keys, position, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": {
-            "kind": kind,
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "position": int(position),
-            "has_gauss": int(has_gauss),
-            "cached": float(cached),
-        },
-        "torch": torch.get_rng_state(),
-    }
+    numpy = {"kind": kind, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64))}
+    numpy.update(position=int(position), has_gauss=int(has_gauss), cached=float(cached))
+    state = {"python": random.getstate(), "numpy": numpy, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -48,14 +40,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     python = state["python"]
     random.setstate((python[0], tuple(python[1]), python[2]))
     numpy = state["numpy"]
+    keys = numpy["keys"].numpy().astype(np.uint32)
     np.random.set_state(
-        (
-            numpy["kind"],
-            numpy["keys"].numpy().astype(np.uint32),
-            numpy["position"],
-            numpy["has_gauss"],
-            numpy["cached"],
-        )
+        (numpy["kind"], keys, numpy["position"], numpy["has_gauss"], numpy["cached"])
     )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
@@ -70,13 +57,8 @@ def flatten_weights(modules: dict[str, torch.nn.Module]) -> tuple[dict[str, torc
     for prefix, module in modules.items():
         for key, tensor in module.state_dict().items():
             name = f"{prefix}.{key}"
-            identity = (
-                tensor.untyped_storage().data_ptr(),
-                tensor.storage_offset(),
-                tuple(tensor.shape),
-                tuple(tensor.stride()),
-                tensor.dtype,
-            )
+            storage = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tensor.dtype)
+            identity = (*storage, tuple(tensor.shape), tuple(tensor.stride()))
             if tensor.numel() and identity in seen:
                 aliases[name] = seen[identity]
                 continue
@@ -135,12 +117,8 @@ def checkpoints(folder: Path) -> list[Path]:
     """Complete checkpoint folders, oldest first."""
     if not folder.is_dir():
         return []
-    found = [
-        p
-        for p in folder.iterdir()
-        if p.is_dir() and not p.is_symlink() and p.name.startswith("step-") and complete(p)
-    ]
-    return sorted(found, key=lambda p: p.name)
+    found = [p for p in folder.iterdir() if p.name.startswith("step-") and not p.is_symlink()]
+    return sorted((p for p in found if p.is_dir() and complete(p)), key=lambda p: p.name)
 
 
 def prune(folder: Path, keep: int) -> None:
@@ -215,19 +193,17 @@ def load_state(folder: Path) -> dict[str, Any]:
 
 
 def load_meta(folder: Path) -> dict[str, Any]:
-    file = folder / META
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise CheckpointError(f"{file}: cannot read ({error})")
+    return _read_json(folder / META, "")
 
 
 def load_description(folder: Path) -> dict[str, Any]:
     """The dataset description saved with the checkpoint (``{}`` for one written without)."""
     file = folder / DESCRIPTION
-    if not file.exists():
-        return {}
+    return _read_json(file, " the data description") if file.exists() else {}
+
+
+def _read_json(file: Path, what: str) -> dict[str, Any]:
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise CheckpointError(f"{file}: cannot read the data description ({error})")
+        raise CheckpointError(f"{file}: cannot read{what} ({error})")

@@ -66,6 +66,8 @@ class GANTrainer(Trainer):
         "discriminator": DEFAULT_OPTIMIZER,
     }
     registered_name = "core.gan"
+    #: G's step draws new latents and fakes (StyleGAN2) instead of learning on D's fakes
+    fresh_fakes = False
 
     def __init__(
         self,
@@ -175,65 +177,57 @@ class GANTrainer(Trainer):
             raise
 
     def _step(self, run: TrainerRun, logs: dict[str, Any]) -> dict[str, Any]:
-        kept: list[Context] = []
         for critic in range(self.n_critic):
-            last = critic == self.n_critic - 1
+            last, contexts = critic == self.n_critic - 1, []
 
-            def d_compute(last: bool = last) -> Tensor:
+            def d_compute(last: bool = last, contexts: list = contexts) -> Tensor:
                 real, condition = fetch_batch(run)
                 latent = sample_latent(self.G, real.shape[0], run.device)
-                with torch.set_grad_enabled(last):
+                with torch.set_grad_enabled(last and not self.fresh_fakes):
                     fake = self.make_fake(run, latent, condition)
-                context = Context(
-                    self.G,
-                    self.D,
-                    real,
-                    fake,
-                    condition,
-                    latent,
-                    step=run.step,
-                    discriminator_call=self.discriminate,
-                )
+                context = Context(self.G, self.D, real, fake, condition, latent, step=run.step)
+                context.discriminator_call = self.discriminate
                 context.real_scores, context.real_features = self.discriminate(real, condition)
+                contexts.append(context)
                 fake_scores, _ = self.discriminate(fake.detach(), condition)
-                loss = self.discriminator_loss(context, fake_scores, logs)
-                if last:
-                    context.real_scores = [s.detach() for s in context.real_scores]
-                    context.real_features = [f.detach() for f in context.real_features]
-                    kept.append(context)
-                return loss
+                return self.discriminator_loss(context, fake_scores, logs)
 
             logs["d_loss"] = run.update(self.discriminator_role, d_compute)
             self.adversarial.after_discriminator_step(self.D)
-            self._lazy(run, self.discriminator_role, self.d_lazy, self.d_steps, kept, logs)
+            self._lazy(run, self.discriminator_role, self.d_lazy, self.d_steps, contexts, logs)
             self.d_steps += 1
-
+        for context in contexts:  # the last critic's batches: G learns on them
+            context.real_scores = [s.detach() for s in context.real_scores]
+            context.real_features = [f.detach() for f in context.real_features]
         self.D.requires_grad_(False)
         try:
-            contexts = iter(kept)
+            pending = iter(contexts)
 
             def g_compute() -> Tensor:
-                context = next(contexts)
+                context = next(pending)
+                if self.fresh_fakes:  # new latents for G's step (StyleGAN2's phases)
+                    context.latent = sample_latent(self.G, context.real.shape[0], run.device)
+                    context.fake = self.make_fake(run, context.latent, context.condition)
                 context.fake_scores, context.fake_features = self.discriminate(
                     context.fake, context.condition
                 )
                 return self.generator_loss(context, logs)
 
             logs["g_loss"] = run.update(self.generator_role, g_compute)
-            self._lazy(run, self.generator_role, self.g_lazy, self.g_steps, kept, logs)
+            self._lazy(run, self.generator_role, self.g_lazy, self.g_steps, contexts, logs)
             self.g_steps += 1
         finally:
             self.D.requires_grad_(True)
         return logs
 
-    def _lazy(self, run, role: str, terms, count: int, kept: list[Context], logs: dict) -> None:
-        """Each lazy term due at this update count: its own step, scaled by weight x every."""
+    def _lazy(self, run, role: str, terms, count: int, contexts: list, logs: dict) -> None:
+        """Each lazy term due at this update count: its own step on the update's last batch,
+        scaled by weight x every."""
         for name, term in terms:
             if count % term.every == 0:
-                context = kept[-1]
                 logs[name] = run.update(
                     role,
-                    lambda term=term, context=context: term(context),
+                    lambda term=term, context=contexts[-1]: term(context),
                     scale=term.weight * term.every,
                 )
 

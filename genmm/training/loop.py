@@ -24,11 +24,9 @@ MAX_ROLLBACKS = 3
 
 def phase_length(spec: dict[str, Any], stream: BatchStream, cap: int | None) -> int:
     """Steps of a phase: ``max_steps``, or ``epochs`` x batches per epoch; capped by ``cap``."""
-    steps = (
-        spec["max_steps"]
-        if spec.get("max_steps") is not None
-        else (spec["epochs"] * stream.steps_per_epoch)
-    )
+    steps = spec.get("max_steps")
+    if steps is None:
+        steps = spec["epochs"] * stream.steps_per_epoch
     return min(steps, cap) if cap is not None else steps
 
 
@@ -40,9 +38,15 @@ def own_rng(state: dict[str, Any], run: Run) -> dict[str, Any]:
     return state["rng"]
 
 
-def load_phase_state(run: Run, state: dict[str, Any]) -> None:
-    run.trainer.load_state_dict(state.get("trainer", {}))
-    run.optimization.load_state_dict(state.get("optimization", {}))
+def restore(run: Run, folder: Path, state: dict[str, Any]) -> None:
+    """Put the running phase back as a checkpoint saved it: weights, trainer and optimiser
+    state, the batch stream's position and the random streams."""
+    run.load_weights(folder)
+    run.trainer.load_state_dict(state["phase_state"].get("trainer", {}))
+    run.optimization.load_state_dict(state["phase_state"].get("optimization", {}))
+    assert run.stream is not None
+    run.stream.load_state_dict(state["stream"])
+    checkpoint.set_rng_state(own_rng(state, run))
 
 
 class Loop:
@@ -102,12 +106,8 @@ class Loop:
     def _build_phase(self, name: str, spec: dict[str, Any]) -> Trainer:
         run = self.run
         arguments = {k: v for k, v in spec.items() if k not in PHASE_KEYS}
-        phase = run.registry.build(
-            "trainers",
-            {"name": spec["trainer"], **arguments},
-            file=run.recipe_file,
-            key=f"phases.{name}",
-        )
+        trainer = {"name": spec["trainer"], **arguments}
+        phase = run.registry.build("trainers", trainer, file=run.recipe_file, key=f"phases.{name}")
         if not isinstance(phase, Trainer):
             raise RecipeError(
                 f"trainer '{spec['trainer']}' did not build a genmm Trainer",
@@ -161,10 +161,7 @@ class Loop:
         phase.setup(run)
         run.optimization.check_roles()
         if resume is not None and self.resume_folder is not None:
-            run.load_weights(self.resume_folder)
-            load_phase_state(run, resume["phase_state"])
-            run.stream.load_state_dict(resume["stream"])
-            checkpoint.set_rng_state(own_rng(resume, run))
+            restore(run, self.resume_folder, resume)
         elif self.lr_scale != 1.0:
             run.optimization.scale_learning_rates(self.lr_scale)
         if phase_step >= total:
@@ -186,7 +183,7 @@ class Loop:
             floats = {key: float(value) for key, value in logs.items()}
             bad = [key for key, value in floats.items() if not math.isfinite(value)]
             if bad:
-                phase_step = self._non_finite(phase, bad, floats)
+                phase_step = self._non_finite(bad, floats)
                 continue
             run.optimization.step_schedules()
             for role, ema in run.ema.items():
@@ -198,15 +195,8 @@ class Loop:
             if step % log_every == 0 or phase_step == total:
                 elapsed = time.perf_counter() - started
                 rate = (phase_step - started_step) / elapsed if elapsed > 0 else 0.0
-                run.log_metrics(
-                    {
-                        "step": step,
-                        "phase": name,
-                        "phase_step": phase_step,
-                        "steps_per_s": round(rate, 3),
-                        **floats,
-                    }
-                )
+                record = {"step": step, "phase": name, "phase_step": phase_step}
+                run.log_metrics({**record, "steps_per_s": round(rate, 3), **floats})
                 if task is not None:
                     self.progress.update(task, phase_step, floats)
             if every_eval and step % every_eval == 0:
@@ -233,58 +223,35 @@ class Loop:
         return False
 
     # ------------------------------------------------------------------ pieces
-    def _non_finite(self, phase: Trainer, bad: list[str], floats: dict[str, float]) -> int:
+    def _non_finite(self, bad: list[str], floats: dict[str, float]) -> int:
         run = self.run
         where = ", ".join(f"{key}={floats[key]}" for key in bad)
-        next_step = run.step + 1
+        problem = f"non-finite loss at step {run.step + 1}"
         if run.recipe["runtime"]["on_nan"] != "rollback":
             raise TrainingError(
-                f"non-finite loss at step {next_step} of phase "
-                f"'{run.phase_name}': {where} (set runtime.on_nan=rollback to "
+                f"{problem} of phase '{run.phase_name}': {where} (set runtime.on_nan=rollback to "
                 "reload the last checkpoint with lower learning rates)"
             )
         folder = checkpoint.latest(run.checkpoints)
         if folder is None or self.rollbacks >= MAX_ROLLBACKS:
-            reason = (
-                "no checkpoint to roll back to"
-                if folder is None
-                else (f"{MAX_ROLLBACKS} rollbacks did not help")
-            )
-            raise TrainingError(
-                f"non-finite loss at step {next_step} of phase "
-                f"'{run.phase_name}': {where}; {reason}"
-            )
+            tried = f"{MAX_ROLLBACKS} rollbacks did not help"
+            reason = tried if folder is not None else "no checkpoint to roll back to"
+            raise TrainingError(f"{problem} of phase '{run.phase_name}': {where}; {reason}")
         state = checkpoint.load_state(folder)
         if state["phase_name"] != run.phase_name:
             raise TrainingError(
-                f"non-finite loss at step {next_step}: {where}; the last "
-                f"checkpoint {folder} is from another phase"
+                f"{problem}: {where}; the last checkpoint {folder} is from another phase"
             )
         self.rollbacks += 1
-        factor = run.recipe["runtime"]["rollback_lr_factor"]
-        run.load_weights(folder)
-        load_phase_state(run, state["phase_state"])
-        assert run.stream is not None
-        run.stream.load_state_dict(state["stream"])
-        checkpoint.set_rng_state(own_rng(state, run))
-        self.lr_scale = float(state.get("lr_scale", 1.0)) * factor
-        run.optimization.scale_learning_rates(self.lr_scale / float(state.get("lr_scale", 1.0)))
+        restore(run, folder, state)
+        saved_scale = float(state.get("lr_scale", 1.0))
+        self.lr_scale = saved_scale * run.recipe["runtime"]["rollback_lr_factor"]
+        run.optimization.scale_learning_rates(self.lr_scale / saved_scale)
         run.step = int(state["step"])
-        log.warning(
-            "non-finite loss at step %d (%s): rolled back to %s, learning rates x%.3g",
-            next_step,
-            where,
-            folder.name,
-            self.lr_scale,
-        )
-        run.log_metrics(
-            {
-                "step": run.step,
-                "phase": run.phase_name,
-                "rollback": folder.name,
-                "lr_scale": self.lr_scale,
-            }
-        )
+        shown = (problem, where, folder.name, self.lr_scale)
+        log.warning("%s (%s): rolled back to %s, learning rates x%.3g", *shown)
+        record = {"step": run.step, "phase": run.phase_name, "rollback": folder.name}
+        run.log_metrics({**record, "lr_scale": self.lr_scale})
         return int(state["phase_step"])
 
     def evaluate(self) -> dict[str, float]:
@@ -329,13 +296,8 @@ class Loop:
                 distributed.barrier()
                 return run.checkpoints
 
-        meta = {
-            "step": run.step,
-            "phase": name,
-            "phase_step": phase_step,
-            "time": time.time(),
-            "recipe_file": run.recipe_file,
-        }
+        meta = {"step": run.step, "phase": name, "phase_step": phase_step, "time": time.time()}
+        meta["recipe_file"] = run.recipe_file
         path = checkpoint.save(
             run.checkpoints,
             f"step-{run.step:06d}",

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from genmm.errors import RecipeError, TrainingError
+from genmm.registry import closest
 from genmm.training import distributed
 
 OPTIMIZERS = {
@@ -47,47 +48,34 @@ class NonFiniteLoss(TrainingError):
 
 def check_optimizer(spec: Any, *, file: str | None, key: str) -> None:
     """An optimiser spec's name and arguments, checked against the torch class (builds nothing)."""
-    if not isinstance(spec, dict):
-        raise RecipeError("expected a mapping {name: adam, lr: ...}", file=file, key=key)
-    name = spec.get("name", "adam")
-    if name not in OPTIMIZERS:
-        from genmm.registry import closest
-
-        raise RecipeError(
-            f"unknown optimizer '{name}'{closest(name, tuple(OPTIMIZERS))}", file=file, key=key
-        )
-    parameters = inspect.signature(OPTIMIZERS[name]).parameters
+    name = _spec_name(spec, OPTIMIZERS, "optimizer", "{name: adam, lr: ...}", file, key)
+    valid = [p for p in inspect.signature(OPTIMIZERS[name]).parameters if p != "params"]
     for argument in spec:
-        if argument != "name" and (argument not in parameters or argument == "params"):
-            from genmm.registry import closest
-
-            valid = [p for p in parameters if p != "params"]
-            raise RecipeError(
-                f"unknown key '{argument}' for optimizer '{name}'{closest(argument, valid)}",
-                file=file,
-                key=f"{key}.{argument}",
-            )
+        if argument != "name" and argument not in valid:
+            message = f"unknown key '{argument}' for optimizer '{name}'{closest(argument, valid)}"
+            raise RecipeError(message, file=file, key=f"{key}.{argument}")
 
 
 def check_schedule(spec: Any, *, file: str | None, key: str) -> None:
-    if not isinstance(spec, dict):
-        raise RecipeError("expected a mapping {name: cosine, ...}", file=file, key=key)
-    name = spec.get("name", "constant")
-    if name not in SCHEDULES:
-        from genmm.registry import closest
-
-        raise RecipeError(
-            f"unknown schedule '{name}'{closest(name, tuple(SCHEDULES))}", file=file, key=key
-        )
+    name = _spec_name(spec, SCHEDULES, "schedule", "{name: cosine, ...}", file, key)
     valid = {"name", "warmup", *SCHEDULES[name]}
     for argument in spec:
         if argument not in valid:
-            raise RecipeError(
-                f"unknown key '{argument}' for schedule '{name}' "
-                f"(valid: {', '.join(sorted(valid))})",
-                file=file,
-                key=f"{key}.{argument}",
-            )
+            shown = ", ".join(sorted(valid))
+            message = f"unknown key '{argument}' for schedule '{name}' (valid: {shown})"
+            raise RecipeError(message, file=file, key=f"{key}.{argument}")
+
+
+def _spec_name(spec: Any, table: dict, kind: str, example: str, file: str | None, key: str) -> str:
+    """The name of an optimiser or schedule spec (``table``'s first entry when not given)."""
+    if not isinstance(spec, dict):
+        raise RecipeError(f"expected a mapping {example}", file=file, key=key)
+    name = spec.get("name", next(iter(table)))
+    if name not in table:
+        raise RecipeError(
+            f"unknown {kind} '{name}'{closest(name, tuple(table))}", file=file, key=key
+        )
+    return name
 
 
 def build_optimizer(
@@ -111,24 +99,18 @@ def build_schedule(
     """``{name: constant | linear | cosine | step | exponential, ...}``; stepped once per step."""
     spec = dict(spec or {"name": "constant"})
     check_schedule(spec, file=None, key=key)
-    name = spec.pop("name", "constant")
-    warmup = int(spec.pop("warmup", 0))
-    total = max(1, total_steps)
-    final = float(spec.get("final", 0.0))
-    if name == "linear":
-        shape = lambda step: 1.0 - (1.0 - final) * min(step, total) / total
-    elif name == "cosine":
-        shape = lambda step: (
-            final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-        )
-    elif name == "step":
-        every, gamma = int(spec["every"]), float(spec.get("gamma", 0.1))
-        shape = lambda step: gamma ** (step // every)
-    elif name == "exponential":
-        gamma = float(spec["gamma"])
-        shape = lambda step: gamma**step
-    else:
-        shape = lambda step: 1.0
+    name, warmup = spec.get("name", "constant"), int(spec.get("warmup", 0))
+    total, final = max(1, total_steps), float(spec.get("final", 0.0))
+
+    def shape(step: int) -> float:
+        progress = min(step, total) / total
+        if name == "linear":
+            return 1.0 - (1.0 - final) * progress
+        if name == "cosine":
+            return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
+        if name == "step":
+            return float(spec.get("gamma", 0.1)) ** (step // int(spec["every"]))
+        return float(spec["gamma"]) ** step if name == "exponential" else 1.0
 
     def factor(step: int) -> float:
         ramp = min(1.0, (step + 1) / warmup) if warmup else 1.0
@@ -151,13 +133,8 @@ def lazy_adjusted(spec: dict[str, Any], every: int) -> dict[str, Any]:
 
 
 class Optimization:
-    """Every optimiser of one phase and the single code path that steps them.
-
-    ``specs`` and ``schedules`` are the phase's ``optimizers: {role: spec}`` and
-    ``schedules: {role: spec}``; a trainer's own default for a role is updated by the recipe's
-    keys. ``clip_grad_norm`` (a norm for every role, or ``{role: norm}``) and ``accumulate``
-    are the phase's keys of the same names.
-    """
+    """Every optimiser of one phase and the single code path that steps them; the arguments
+    are the phase keys of the same names (``specs`` is ``optimizers``)."""
 
     def __init__(
         self,
@@ -207,16 +184,12 @@ class Optimization:
             base = {}  # another optimiser: the default's arguments do not carry over
         spec = lazy_adjusted({**base, **given}, lazy_every)
         key = f"{self.key}.optimizers.{role}"
-        params = [p for p in parameters if p.requires_grad]
-        optimizer = build_optimizer(params, spec, key=key)
+        self.parameters[role] = [p for p in parameters if p.requires_grad]
+        optimizer = build_optimizer(self.parameters[role], spec, key=key)
         self.optimizers[role] = optimizer
-        self.parameters[role] = params
-        self.schedulers[role] = build_schedule(
-            optimizer,
-            self.schedule_specs.get(role),
-            self.total_steps,
-            key=f"{self.key}.schedules.{role}",
-        )
+        schedule = self.schedule_specs.get(role)
+        where = f"{self.key}.schedules.{role}"
+        self.schedulers[role] = build_schedule(optimizer, schedule, self.total_steps, where)
         if self.precision == "fp16" and self.device.type == "cuda":
             self.scalers[role] = torch.amp.GradScaler("cuda")
         self.updates[role] = 0
@@ -229,8 +202,6 @@ class Optimization:
         for section, given in (*sections, ("clip_grad_norm", clip)):
             for role in given:
                 if role not in self.optimizers:
-                    from genmm.registry import closest
-
                     near = closest(role, tuple(self.optimizers))
                     raise RecipeError(
                         f"this phase updates no role '{role}'{near}",

@@ -97,16 +97,14 @@ class Run:
         self.distributed = distributed.initialise()
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.is_main = self.rank == 0
-        if self.distributed and settings["device"] == "auto":
-            self.device = distributed.local_device()
-        else:
-            self.device = pick_device(settings["device"])
+        auto = self.distributed and settings["device"] == "auto"
+        self.device = distributed.local_device() if auto else pick_device(settings["device"])
         if settings.get("threads"):  # 0: torch's default (one per core)
             torch.set_num_threads(settings["threads"])
         precision = settings["precision"]
         if precision == "auto":
             precision = "bf16" if self.device.type == "cuda" else "fp32"
-        self.precision = precision
+        self.precision: str = precision
         # ---- the loop's state
         self.step = 0
         self.phase_name = ""
@@ -154,8 +152,9 @@ class Run:
             seed_everything(int(recipe["seed"]) + 1_000_003 * self.rank)
         self.writer = None
         if "writer" in recipe:
+            writer = recipe["writer"]
             self.writer = self.registry.build(
-                "writers", recipe["writer"], file=file, key="writer", **injected
+                "writers", writer, file=file, key="writer", **injected
             )
 
     # ----------------------------------------------------------------- models
@@ -284,23 +283,17 @@ class Run:
         record = {"time": round(time.time(), 3), **record}
         with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        board = self._board()
-        if board is not None and "step" in record:
+        if self._tensorboard is None:  # first record: TensorBoard when it is installed
+            installed = importlib.util.find_spec("tensorboard") is not None
+            self._tensorboard = _board(self.out) if installed else False
+        if self._tensorboard and "step" in record:
             scalars = {f"eval/{k}": v for k, v in record.get("eval", {}).items()}
             for key, value in record.items():
-                if key not in ("time", "step", "phase_step", "eval") and _number(value):
+                plain = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if key not in ("time", "step", "phase_step", "eval") and plain:
                     scalars[f"train/{key}"] = value
             for key, value in scalars.items():
-                board.add_scalar(key, value, record["step"])
-
-    def _board(self) -> Any:
-        if self._tensorboard is None:
-            self._tensorboard = False
-            if importlib.util.find_spec("tensorboard") is not None:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self._tensorboard = SummaryWriter(log_dir=str(self.out))
-        return self._tensorboard or None
+                self._tensorboard.add_scalar(key, value, record["step"])
 
     def close(self) -> None:
         if self._tensorboard:
@@ -315,17 +308,16 @@ class Run:
 
     def load_weights(self, folder: Path) -> None:
         grouped = checkpoint.load_weights(folder)
+        file = folder / checkpoint.WEIGHTS
         for prefix, module in self.weight_modules().items():
             if prefix not in grouped:
-                raise CheckpointError(f"{folder / checkpoint.WEIGHTS}: no weights for '{prefix}'")
+                raise CheckpointError(f"{file}: no weights for '{prefix}'")
             try:
                 module.load_state_dict(grouped[prefix])
             except RuntimeError as error:
                 first = str(error).splitlines()[0]
-                raise CheckpointError(
-                    f"{folder / checkpoint.WEIGHTS}: weights for '{prefix}' do "
-                    f"not match the recipe's model: {first}"
-                )
+                message = f"weights for '{prefix}' do not match the recipe's model: {first}"
+                raise CheckpointError(f"{file}: {message}")
         for prefix in grouped:
             if prefix.startswith("ema.") and prefix not in self.weight_modules():
                 role = prefix[4:]
@@ -348,13 +340,15 @@ class Run:
         stored.pop("versions", None)
         stored = recipes.apply_overrides(stored, list(overrides), file)
         recipes.validate(stored, manager.registry, file)
+        description = checkpoint.load_description(folder)
+        out = folder.parent.parent
         run = cls(
             stored,
             manager,
             recipe_file=file,
-            out=folder.parent.parent,
+            out=out,
             build_data=build_data,
-            description=checkpoint.load_description(folder),
+            description=description,
         )
         run.load_weights(folder)
         run.step = int(checkpoint.load_meta(folder).get("step", 0))
@@ -368,5 +362,7 @@ def _spec(spec: Any) -> dict[str, Any]:
     return {"name": spec} if isinstance(spec, str) else spec
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _board(folder: Path) -> Any:
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=str(folder))

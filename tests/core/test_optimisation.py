@@ -135,3 +135,30 @@ def test_r1_every_16_runs_on_every_sixteenth_update():
     due = [i for i in range(33) if "r1" in run.step_once(trainer)]
     assert due == [0, 16, 32]
     assert run.optimization.updates["discriminator"] == 33 + 3
+
+
+def test_lazy_term_with_several_critic_updates_uses_each_updates_batch():
+    r1 = R1Penalty(gamma=1.0, every=2)
+    run = MiniRun(
+        models(), {"adversarial": NonSaturatingLoss(), "r1": r1}, batches(8), batch_size=8
+    )
+    trainer = GANTrainer(n_critic=3)
+    trainer.setup(run)
+    logs = [run.step_once(trainer) for _ in range(2)]
+    # D updates 0..5: R1 is due at 0, 2 and 4 (its own steps), G updates twice
+    assert run.optimization.updates == {"discriminator": 6 + 3, "generator": 2}
+    assert "r1" in logs[0] and "r1" in logs[1]
+
+
+def test_fresh_fakes_gives_the_generator_its_own_latents():
+    class Fresh(GANTrainer):
+        fresh_fakes = True
+
+    drawn = []
+    run = MiniRun(models(), {"adversarial": NonSaturatingLoss()}, batches(8), batch_size=8)
+    original = run.models["generator"].forward
+    run.models["generator"].forward = lambda z: drawn.append(z) or original(z)
+    trainer = Fresh()
+    trainer.setup(run)
+    run.step_once(trainer)
+    assert len(drawn) == 2 and not torch.equal(drawn[0], drawn[1])

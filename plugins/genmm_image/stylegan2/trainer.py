@@ -44,6 +44,8 @@ class StyleGAN2Trainer(GANTrainer):
     """Alternating D/G steps with style mixing, w_avg tracking and a half-life EMA; R1 and path
     length come from the recipe's losses (lazy through ``every``)."""
 
+    fresh_fakes = True  # G's step draws its own latents, as the official training phases
+
     default_optimizers = {"generator": STYLEGAN2_OPTIMIZER, "discriminator": STYLEGAN2_OPTIMIZER}
     registered_name = "image.stylegan2"
 
