@@ -189,7 +189,8 @@ class Optimization:
         self.optimizers[role] = optimizer
         schedule = self.schedule_specs.get(role)
         where = f"{self.key}.schedules.{role}"
-        self.schedulers[role] = build_schedule(optimizer, schedule, self.total_steps, where)
+        if schedule is not None:  # none: a constant rate, nothing to step
+            self.schedulers[role] = build_schedule(optimizer, schedule, self.total_steps, where)
         if self.precision == "fp16" and self.device.type == "cuda":
             self.scalers[role] = torch.amp.GradScaler("cuda")
         self.updates[role] = 0
@@ -217,7 +218,7 @@ class Optimization:
             return torch.autocast("cuda", dtype=torch.float16)
         return contextlib.nullcontext()
 
-    def update(self, role: str, compute: Callable[[], Tensor], *, scale: float = 1.0) -> Tensor:
+    def update(self, role: str, compute: Callable[[], Tensor], *, scale: float = 1.0) -> float:
         """One optimiser step of ``role``: zero_grad, ``accumulate`` calls of ``compute`` (each
         under autocast, each loss scaled by ``scale / accumulate`` and back-propagated), the
         non-finite check, the distributed average, clipping, the step. Returns the mean loss."""
@@ -228,17 +229,17 @@ class Optimization:
             )
         optimizer, scaler = self.optimizers[role], self.scalers.get(role)
         optimizer.zero_grad(set_to_none=True)
-        total = None
+        total, factor = 0.0, scale / self.accumulate
         for _ in range(self.accumulate):
             with self.autocast():
                 loss = compute()
-            value = loss.detach().float()
-            if not math.isfinite(float(value)):
+            value = float(loss)
+            if not math.isfinite(value):
                 optimizer.zero_grad(set_to_none=True)
-                raise NonFiniteLoss(role, float(value))
-            scaled = loss * (scale / self.accumulate)
+                raise NonFiniteLoss(role, value)
+            scaled = loss * factor if factor != 1.0 else loss
             (scaler.scale(scaled) if scaler is not None else scaled).backward()
-            total = value if total is None else total + value
+            total += value
         if self.average:
             distributed.average_gradients(optimizer)
         if scaler is not None:
@@ -263,8 +264,9 @@ class Optimization:
     def scale_learning_rates(self, factor: float) -> None:
         """Lower every learning rate (``runtime.on_nan: rollback``)."""
         for role, optimizer in self.optimizers.items():
-            scheduler = self.schedulers[role]
-            scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+            if role in self.schedulers:
+                scheduler = self.schedulers[role]
+                scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
             for group in optimizer.param_groups:
                 group["lr"] *= factor
 
@@ -280,7 +282,8 @@ class Optimization:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for kind, table in (("optimizers", self.optimizers), ("schedulers", self.schedulers)):
             for role, value in state.get(kind, {}).items():
-                table[role].load_state_dict(value)
+                if kind == "optimizers" or role in table:  # a constant rate keeps no schedule
+                    table[role].load_state_dict(value)
         for role, value in state.get("scalers", {}).items():
             if role in self.scalers:
                 self.scalers[role].load_state_dict(value)
