@@ -233,7 +233,7 @@ class Optimization:
         for _ in range(self.accumulate):
             with self.autocast():
                 loss = compute()
-            value = float(loss)
+            value = float(loss.detach())
             if not math.isfinite(value):
                 optimizer.zero_grad(set_to_none=True)
                 raise NonFiniteLoss(role, value)
