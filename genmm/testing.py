@@ -11,8 +11,7 @@ the same :class:`genmm.training.Optimization` as a real run.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +76,7 @@ class MiniRun:
     update = Run.update
     autocast = Run.autocast
     add_ema = Run.add_ema
+    evaluating = Run.evaluating
 
     @property
     def samples_dir(self) -> Path:
@@ -88,19 +88,6 @@ class MiniRun:
 
     def next_batch(self) -> Any:
         return self.make_batch()
-
-    @contextlib.contextmanager
-    def evaluating(self, seed: int | None = None) -> Iterator[None]:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(0 if seed is None else seed)
-            states = {role: model.training for role, model in self.models.items()}
-            for model in self.models.values():
-                model.eval()
-            try:
-                yield
-            finally:
-                for role, model in self.models.items():
-                    model.train(states[role])
 
     def step_once(self, trainer: Any) -> dict[str, Any]:
         """One ``train_step`` followed by what the loop does after it: the schedules and EMA."""

@@ -87,3 +87,25 @@ def manager():
     from genmm.plugins import get_manager
 
     return get_manager()
+
+
+def pip_install(source: Path, target: Path, build: Path) -> Path:
+    """``pip install`` a plugin package into its own folder ``target``, as its author would
+    (no dependencies, no index); returns ``target`` for PYTHONPATH (see :func:`env_for`)."""
+    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"]
+    command += ["--no-index", "--quiet", "--target", str(target), str(source)]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(build)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+def env_for(site: Path) -> dict[str, str]:
+    """The environment that puts an installed ``site`` folder on the path of subprocesses."""
+    path = os.environ.get("PYTHONPATH", "")
+    return {"PYTHONPATH": f"{site}{os.pathsep}{path}" if path else str(site)}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from tests.conftest import env_for, pip_install
 
 PACKAGE = Path(__file__).resolve().parents[1] / "outside_plugin"
 RECIPE = PACKAGE / "genmm_swissroll" / "recipes" / "swissroll.yaml"
@@ -23,32 +23,7 @@ def site(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("build")
     source = build / "genmm-swissroll"
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--quiet",
-            "--target",
-            str(target),
-            str(source),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TMPDIR": str(build)},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return target
-
-
-def env_for(site: Path) -> dict[str, str]:
-    path = os.environ.get("PYTHONPATH", "")
-    return {"PYTHONPATH": f"{site}{os.pathsep}{path}" if path else str(site)}
+    return pip_install(source, target, build)
 
 
 def test_outside_plugin_is_listed(cli, site):

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from tests.conftest import env_for, pip_install
+
 NAME = "blobby"
 
 
@@ -35,32 +37,7 @@ def site(package, tmp_path_factory) -> Path:
     """``pip install`` the written package into its own folder, as an author would."""
     target = tmp_path_factory.mktemp("site")
     build = tmp_path_factory.mktemp("build")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--quiet",
-            "--target",
-            str(target),
-            str(package),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TMPDIR": str(build)},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return target
-
-
-def env_for(site: Path) -> dict[str, str]:
-    path = os.environ.get("PYTHONPATH", "")
-    return {"PYTHONPATH": f"{site}{os.pathsep}{path}" if path else str(site)}
+    return pip_install(package, target, build)
 
 
 def test_package_layout(package):
