@@ -48,11 +48,6 @@ class StepClock:
 
     def __init__(self) -> None:
         self.times: list[float] = []
-        self.run: Run | None = None
-
-    @hookimpl
-    def genmm_run_start(self, run: Run) -> None:
-        self.run = run
 
     @hookimpl
     def genmm_step_end(self, run: Run, step: int, logs: dict[str, float]) -> None:

@@ -125,6 +125,15 @@ def test_truncated_weights_name_the_file(tiny_recipe, manager, tmp_path):
     assert str(file) in str(error.value) and "truncated" in str(error.value)
 
 
+def test_truncated_description_names_the_file(tiny_recipe, manager, tmp_path):
+    run = train(tiny_recipe(steps=2, every=2), manager, tmp_path / "run")
+    file = checkpoint.find(run.out) / "description.json"
+    file.write_text(file.read_text()[:-1] + ',"cut', encoding="utf-8")
+    with pytest.raises(CheckpointError) as error:
+        Run.from_checkpoint(run.out, manager, build_data=False)
+    assert str(file) in str(error.value) and "data description" in str(error.value)
+
+
 def test_truncated_state_names_the_file(tiny_recipe, manager, tmp_path):
     run = train(tiny_recipe(steps=2, every=2), manager, tmp_path / "run")
     file = checkpoint.find(run.out) / "state.pt"
@@ -170,3 +179,18 @@ def test_sigterm_saves_a_checkpoint_and_exits(tiny_recipe, tmp_path):
     folder = checkpoint.find(tmp_path / "run")
     state = torch.load(folder / "state.pt", weights_only=True)
     assert state["step"] > 0 and folder.name == f"step-{state['step']:06d}"
+
+
+def test_a_description_that_is_not_plain_data_is_refused():
+    import torch
+
+    from genmm.errors import RecipeError
+    from genmm.training.run import describe
+
+    class Tensorish:
+        def describe(self):
+            return {"centres": torch.zeros(2)}
+
+    with pytest.raises(RecipeError, match=r"key 'data'.*'toy.x'.describe\(\) must return plain"):
+        describe(Tensorish(), "toy.x")
+    assert describe(object(), "toy.y") == {}
