@@ -1,100 +1,111 @@
 """Audio-plugin benchmarks: one JSON line per figure.
 
-    python benchmarks/bench_audio.py synthesis     # kHz of a 10 s mel, ngf 32, weight norm folded
-    python benchmarks/bench_audio.py step          # one MelGAN G+D step, batch 4 x 8,192 samples
-    python benchmarks/bench_audio.py memory        # peak RSS of a training step at batch 16
-    python benchmarks/bench_audio.py quality       # recipes/speech.yaml, then model vs Griffin-Lim
-    python benchmarks/bench_audio.py all           # synthesis, step and memory
+    python benchmarks/bench_audio.py synthesis   # 10 s mel: Vocos (recipe and paper widths)
+                                                 # against MelGAN (ngf 32, folded), interleaved
+    python benchmarks/bench_audio.py step        # one step of each phase of recipes/speech.yaml,
+                                                 # and the MelGAN paper step, interleaved
+    python benchmarks/bench_audio.py memory      # peak RSS of a MelGAN training step at batch 16
+    python benchmarks/bench_audio.py quality --recipe recipes/speech.yaml   # train, then eval
+    python benchmarks/bench_audio.py curve --designs vocos vocos_recon melgan --minutes 30
+                                                 # learning curves against Griffin-Lim + png
+    python benchmarks/bench_audio.py all         # synthesis, step and memory
 
-References on this kind of 2-core CPU (FACTS.md): the official melgan-neurips generator
-synthesises 120 kHz with weight norm folded; its training step at batch 4 x 8,192 takes 4.5 s.
+Speed figures are ratios measured in the same run (``benchmarks/harness.py``: warm-up, the
+candidates interleaved A B A B, at least 7 repeats, median and minimum, the load average).
+Quality figures are always beside Griffin-Lim-32's on the same held-out utterances.
 
-``step`` is the paper's step (Kumar et al. 2019, sec. 3) through the core's path (``core.gan``
-on a ``MiniRun``): a discriminator step on the hinge loss of three scales, then a generator
-step on hinge + 10 x feature matching, Adam 1e-4, betas (0.5, 0.9). ``memory`` runs one
-such step at batch 16 in a fresh process and reports ``resource.getrusage(RUSAGE_SELF)
-.ru_maxrss`` (peak resident set size, which includes the ~0.4 GB of the torch import) and the
-growth over the RSS before the step.
+``curve`` trains each design for ``--minutes`` of wall time (SIGTERM at the limit: genmm saves
+a checkpoint and stops), then scores every checkpoint it kept in this process, so evaluation
+does not count as training time; the x axis is minutes since the training process started.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import signal
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "plugins"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from harness import emit, interleaved, report  # noqa: E402
+
+from genmm import recipe as recipes  # noqa: E402
 from genmm.losses import FeatureMatchingLoss, HingeLoss  # noqa: E402
+from genmm.plugins import get_manager  # noqa: E402
 from genmm.testing import MiniRun  # noqa: E402
 from genmm.training import GANTrainer  # noqa: E402
 from genmm_audio.discriminator import MultiScaleDiscriminator  # noqa: E402
 from genmm_audio.generator import MelGANGenerator, fold_weight_norm  # noqa: E402
+from genmm_audio.trainer import GeneratorPretraining  # noqa: E402
+from genmm_audio.vocos import VocosGenerator  # noqa: E402
+
+SPEECH = ROOT / "recipes" / "speech.yaml"
+#: what the built-in corpus describes (22,050 Hz, the MelGAN analysis): for models built here
+DESCRIPTION = {"sample_rate": 22050, "n_fft": 1024, "hop": 256, "win": 1024, "n_mels": 80}
 
 
-def emit(**figure) -> None:
-    figure["load_average_1min"] = round(os.getloadavg()[0], 2)  # other work on the machine
-    print(json.dumps(figure), flush=True)
+def recipe_models(path: Path = SPEECH) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The recipe's models and losses built from its own specs (no data), and the recipe."""
+    recipe = recipes.resolve(path)
+    registry = get_manager().registry
+    models = {
+        role: registry.build("models", spec, description=DESCRIPTION)
+        for role, spec in recipe["models"].items()
+    }
+    losses = {
+        role: registry.build("losses", spec, description=DESCRIPTION)
+        for role, spec in recipe["losses"].items()
+    }
+    return models, losses, recipe
 
 
-def synthesis(seconds: float = 10.0, repeats: int = 5, ngf: int = 32) -> None:
-    """Vocode a ``seconds``-long mel with the folded generator; best and median of ``repeats``
-    (wall clock), plus the single-thread rate per CPU-second, which other processes on a
-    shared machine disturb much less."""
+def synthesis(seconds: float = 10.0, repeats: int = 7) -> None:
+    """Vocode a ``seconds``-long mel: the recipe's Vocos and the paper-width Vocos against the
+    MelGAN generator (ngf 32, weight norm folded, polyphase upsampling), interleaved."""
     torch.manual_seed(0)
     frames = round(seconds * 22050 / 256)  # 861 frames for 10 s
     mel = torch.randn(1, 80, frames) - 2.0  # (1, 80, N): log10 mel values of speech
-    generator = fold_weight_norm(MelGANGenerator(ngf=ngf))
-    times = []
+    models, _, _ = recipe_models()
+    candidates = {
+        "vocos_recipe": fold_weight_norm(models["generator"]),
+        "vocos_paper": fold_weight_norm(VocosGenerator()),
+        "melgan": fold_weight_norm(MelGANGenerator(ngf=32)),
+    }
+    calls = {}
+    for name, model in candidates.items():
+        calls[name] = (lambda m: lambda: m(mel))(model)
     with torch.inference_mode():
-        generator(mel)  # warm-up (oneDNN primitive creation)
-        for _ in range(repeats):
-            started = time.perf_counter()
-            audio = generator(mel)  # (1, 1, N * 256)
-            times.append(time.perf_counter() - started)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        generator(mel)
-        cpu = []
-        for _ in range(3):
-            started = time.process_time()
-            generator(mel)
-            cpu.append(time.process_time() - started)
-        torch.set_num_threads(threads)
-    samples = audio.shape[-1]
-    emit(
-        figure="synthesis_khz_per_cpu_second_1thread",
-        value=round(samples / min(cpu) / 1000, 1),
-        unit="kHz",
-        ngf=ngf,
-        note="process time of one thread; two idle cores would give up to twice this",
-    )
-    for name, value in (("best", min(times)), ("median", statistics.median(times))):
-        emit(
-            figure=f"synthesis_khz_{name}",
-            value=round(samples / value / 1000, 1),
-            unit="kHz",
-            real_time_factor=round(samples / 22050 / value, 2),
-            audio_seconds=round(samples / 22050, 2),
-            ngf=ngf,
+        stats = interleaved(calls, repeats=repeats)
+    samples = frames * 256
+    for name in ("vocos_recipe", "vocos_paper"):
+        parameters = sum(p.numel() for p in candidates[name].parameters())
+        report(
+            f"synthesis_10s_{name}_vs_melgan",
+            {"ours": stats[name], "melgan": stats["melgan"]},
+            "ours",
+            "melgan",
+            target=3.0,
+            real_time_factor=round(samples / 22050 / stats[name]["median"], 1),
+            melgan_real_time_factor=round(samples / 22050 / stats["melgan"]["median"], 1),
+            parameters=parameters,
             threads=torch.get_num_threads(),
-            target=">= 180 kHz",
         )
 
 
-def gan_step(batch: int, segment: int = 8192, ngf: int = 32, ndf: int = 16):
-    """Models, optimisers and one step function of the paper's training loop, through the
-    core's path (``core.gan`` on a :class:`genmm.testing.MiniRun`), as ``genmm run`` steps."""
+def melgan_step(batch: int, segment: int = 8192, ngf: int = 32, ndf: int = 16):
+    """The MelGAN paper's step (Kumar et al. 2019, sec. 3) through the core's path: a D step on
+    the hinge loss of three scales, then a G step on hinge + 10 x feature matching, Adam 1e-4,
+    betas (0.5, 0.9)."""
     torch.manual_seed(0)
     generator, discriminator = MelGANGenerator(ngf=ngf), MultiScaleDiscriminator(ndf=ndf)
     real = 0.3 * torch.randn(batch, 1, segment)  # (B, 1, T)
@@ -112,24 +123,50 @@ def gan_step(batch: int, segment: int = 8192, ngf: int = 32, ndf: int = 16):
     return lambda: run.step_once(trainer)
 
 
-def training_step(batch: int = 4, repeats: int = 3) -> None:
-    step = gan_step(batch)
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    emit(
-        figure="train_step_seconds",
-        value=round(statistics.median(times), 3),
-        best=round(min(times), 3),
-        unit="s",
-        batch=batch,
-        segment=8192,
-        threads=torch.get_num_threads(),
-        target="<= 3.5 s",
-    )
+gan_step = melgan_step  # the name ``memory`` runs in a fresh process
+
+
+def recipe_steps() -> dict[str, Any]:
+    """One step of each phase of recipes/speech.yaml at its batch and segment, by its own
+    trainers, optimisers and losses, on random audio (the data's cost is not included)."""
+    models, losses, recipe = recipe_models()
+    segment = recipe["data"]["segment"]
+    steps = {}
+    for name, phase in recipe["phases"].items():
+        batch = phase["batch_size"]
+        real = 0.3 * torch.randn(batch, 1, segment)
+        mel = torch.randn(batch, 80, segment // 256) - 2.0
+        arguments = {k: v for k, v in phase.items() if k not in recipes.PHASE_KEYS}
+        trainer = (GeneratorPretraining if phase["trainer"] == "audio.pretrain" else GANTrainer)(
+            **arguments
+        )
+        run = MiniRun(
+            models,
+            losses,
+            (lambda r, m: lambda: {"real": r, "condition": m})(real, mel),
+            batch_size=batch,
+            optimizers=phase.get("optimizers"),
+            description=DESCRIPTION,
+        )
+        trainer.setup(run)
+        steps[f"{name}_b{batch}"] = (lambda r, t: lambda: r.step_once(t))(run, trainer)
+    return steps
+
+
+def training_step(repeats: int = 7) -> None:
+    """The default recipe's steps and the MelGAN paper step (batch 4), interleaved."""
+    calls = {**recipe_steps(), "melgan_paper_b4": melgan_step(4)}
+    stats = interleaved(calls, repeats=repeats)
+    for name, figures in stats.items():
+        emit(
+            figure=f"train_step_seconds_{name}",
+            median=round(figures["median"], 3),
+            min=round(figures["min"], 3),
+            unit="s",
+            segment=8192,
+            repeats=repeats,
+            threads=torch.get_num_threads(),
+        )
 
 
 def memory(batch: int = 16) -> None:
@@ -157,13 +194,12 @@ def memory(batch: int = 16) -> None:
     )
 
 
-def quality(out: str, overrides: list[str], limit: float) -> None:
-    """Train recipes/speech.yaml with its defaults (plus ``overrides``), then ``genmm eval``.
-    A run still going after ``limit`` seconds is stopped with SIGTERM (genmm saves a checkpoint
-    and stops) and the last checkpoint is evaluated."""
-    started = time.perf_counter()
-    command = [sys.executable, "-m", "genmm.cli", "run", str(ROOT / "recipes" / "speech.yaml")]
-    process = subprocess.Popen([*command, "--out", out, "runtime.progress=false", *overrides])
+def train_for(recipe: Path, out: Path, overrides: list[str], limit: float) -> tuple[float, bool]:
+    """``genmm run`` in a subprocess, stopped by SIGTERM after ``limit`` seconds (genmm saves a
+    checkpoint and stops); returns the start time and whether the limit stopped it."""
+    command = [sys.executable, "-m", "genmm.cli", "run", str(recipe), "--out", str(out)]
+    started = time.time()
+    process = subprocess.Popen([*command, "runtime.progress=false", *overrides])
     try:
         process.wait(timeout=limit)
         stopped = False
@@ -171,44 +207,158 @@ def quality(out: str, overrides: list[str], limit: float) -> None:
         process.send_signal(signal.SIGTERM)
         process.wait()
         stopped = True
+    if process.returncode not in (0, None) and not stopped:
+        raise SystemExit(f"training {recipe} failed with exit status {process.returncode}")
+    return started, stopped
+
+
+#: figure -> (axis label, higher is better)
+FIGURES = {
+    "pesq": ("PESQ wide-band", True),
+    "stoi": ("STOI", True),
+    "mcd": ("mel-cepstral distortion (dB)", False),
+    "mrstft_off": ("MR-STFT distance, off-resolution", False),
+    "mel_l1": ("log10-mel L1", False),
+    "f0_rmse": ("F0 RMSE (Hz)", False),
+    "vuv_error": ("voiced/unvoiced error", False),
+    "mrstft": ("MR-STFT distance", False),
+}
+
+
+def compare(figures: dict[str, float]) -> None:
+    """One line per measure: the model's figure beside Griffin-Lim-32's."""
+    for key, (_, higher) in FIGURES.items():
+        if key in figures:
+            model, baseline = figures[key], figures.get(f"{key}_griffin_lim")
+            better = None
+            if baseline is not None:
+                better = model > baseline if higher else model < baseline
+            emit(figure=f"heldout_{key}", model=model, griffin_lim_32=baseline, model_better=better)
+
+
+def quality(recipe: Path, out: Path, overrides: list[str], limit: float) -> None:
+    """Train ``recipe`` with its defaults (plus ``overrides``), then ``genmm eval``."""
+    started, stopped = train_for(recipe, out, overrides, limit)
     emit(
         figure="train_wall_seconds",
-        value=round(time.perf_counter() - started, 1),
+        value=round(time.time() - started, 1),
         unit="s",
         stopped_at_limit=stopped,
         limit_s=limit,
     )
     result = subprocess.run(
-        [sys.executable, "-m", "genmm.cli", "eval", out], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "genmm.cli", "eval", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     emit(figure="trained_steps", value=figures.get("step"), checkpoint=figures.get("checkpoint"))
-    for key in ("mel_l1", "mrstft", "stoi", "pesq"):
-        if key in figures:
-            model, baseline = figures[key], figures.get(f"{key}_griffin_lim")
-            better = None if baseline is None else (model > baseline if key in ("stoi", "pesq")
-                                                    else model < baseline)  # fmt: skip
-            emit(figure=f"heldout_{key}", model=model, griffin_lim_32=baseline, model_better=better)
+    compare(figures)
     emit(figure="synthesis_khz_eval", value=figures.get("synthesis_khz"), unit="kHz")
+
+
+#: design -> (recipe, overrides, checkpoint interval in steps)
+DESIGNS: dict[str, tuple[str, list[str], int]] = {
+    "vocos": ("speech.yaml", [], 500),
+    # the reconstruction phase alone, as long as the time allows
+    "vocos_recon": (
+        "speech.yaml",
+        ["phases.pretrain.max_steps=5600", "phases.vocoder.max_steps=0"],
+        700,
+    ),
+    "vocos_prior": ("speech.yaml", ["models.generator.amplitude_prior=true"], 500),
+    # the paper-faithful MelGAN recipe; its adversarial phase continues to the time limit
+    "melgan": ("speech_melgan.yaml", ["phases.vocoder.max_steps=100000"], 300),
+}
+
+
+def score_checkpoints(out: Path, started: float, metric: Any) -> list[tuple[float, dict]]:
+    """Every checkpoint of a run, scored by ``metric`` (model and Griffin-Lim figures)."""
+    import genmm
+
+    points = []
+    for folder in sorted((out / "checkpoints").glob("step-*")):
+        meta = json.loads((folder / "meta.json").read_text())
+        run = genmm.load(folder, build_data=True)
+        figures = metric(run)
+        minutes = (meta["time"] - started) / 60
+        points.append((minutes, figures))
+        emit(figure="curve_point", run=str(out), step=meta["step"], phase=meta.get("phase"),
+             minutes=round(minutes, 2), **{k: round(v, 4) for k, v in figures.items()})  # fmt: skip
+    return points
+
+
+def curve(designs: list[str], minutes: float, root: Path, png: Path | None) -> None:
+    """Train each design for ``minutes``, score its checkpoints, draw the curves."""
+    from genmm_audio.metrics import VocoderQuality
+
+    metric = VocoderQuality(description=DESCRIPTION)  # one Griffin-Lim cache for every point
+    results_file = root / "curves.json"
+    curves = json.loads(results_file.read_text()) if results_file.exists() else {}
+    for design in designs:
+        recipe, overrides, every = DESIGNS[design]
+        out = root / design
+        settings = [f"checkpoint.every={every}", "checkpoint.keep=1000", "eval.every=0",
+                    "samples.every=0"]  # fmt: skip
+        started, _ = train_for(
+            ROOT / "recipes" / recipe, out, [*overrides, *settings], minutes * 60
+        )
+        curves[design] = score_checkpoints(out, started, metric)
+        root.mkdir(parents=True, exist_ok=True)
+        results_file.write_text(json.dumps(curves, indent=1))
+    draw(curves, png)
+
+
+def draw(curves: dict[str, list], png: Path | None) -> None:
+    if png is None or not curves:
+        return
+    from genmm_audio.plots import learning_curve_figure
+
+    points = [figures for design in curves.values() for _, figures in design]
+    baseline = {
+        k: points[0][f"{k}_griffin_lim"] for k in FIGURES if f"{k}_griffin_lim" in points[0]
+    }
+    shown = [(k, label, higher) for k, (label, higher) in FIGURES.items() if k in baseline]
+    learning_curve_figure(
+        {name: [(m, f) for m, f in design] for name, design in curves.items()},
+        baseline,
+        shown,
+        png,
+        title="Held-out speech (8 utterances) against training time on a 2-core CPU",
+    )
+    emit(figure="curve_png", path=str(png))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["synthesis", "step", "memory", "quality", "all"])
+    parser.add_argument(
+        "what", choices=["synthesis", "step", "memory", "quality", "curve", "draw", "all"]
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2 cores here)")
-    parser.add_argument("--out", default="runs/speech_quality", help="quality: the run folder")
-    parser.add_argument("--limit", type=float, default=900.0, help="quality: training seconds")
+    parser.add_argument("--repeats", type=int, default=7, help="speed: interleaved repeats")
+    parser.add_argument("--recipe", default=str(SPEECH), help="quality: the recipe to train")
+    parser.add_argument("--out", default="runs/speech_quality", help="quality/curve: folder")
+    parser.add_argument("--limit", type=float, default=1800.0, help="quality: training seconds")
+    parser.add_argument("--designs", nargs="+", default=["vocos", "vocos_recon", "melgan"])
+    parser.add_argument("--minutes", type=float, default=30.0, help="curve: minutes per design")
+    parser.add_argument("--png", default=None, help="curve: where to draw the learning curves")
     parser.add_argument("overrides", nargs="*", help="quality: recipe overrides (k.p=v)")
     args = parser.parse_intermixed_args()  # overrides may follow the options
     torch.set_num_threads(args.threads)
     if args.what in ("synthesis", "all"):
-        synthesis()
+        synthesis(repeats=args.repeats)
     if args.what in ("step", "all"):
-        training_step()
+        training_step(repeats=args.repeats)
     if args.what in ("memory", "all"):
         memory()
     if args.what == "quality":
-        quality(args.out, args.overrides, args.limit)
+        quality(Path(args.recipe), Path(args.out), args.overrides, args.limit)
+    png = Path(args.png) if args.png else None
+    if args.what == "curve":
+        curve(args.designs, args.minutes, Path(args.out), png)
+    if args.what == "draw":
+        draw(json.loads((Path(args.out) / "curves.json").read_text()), png)
     emit(figure="max_rss_this_process_mb", value=round(resource_mb(), 1), unit="MB")
 
 

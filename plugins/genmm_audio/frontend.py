@@ -139,6 +139,7 @@ class MelFrontend(nn.Module):
         super().__init__()
         self.sample_rate, self.n_fft, self.hop, self.win = sample_rate, n_fft, hop, win
         self.n_mels, self.floor = n_mels, floor
+        self.fmin, self.fmax = fmin, fmax
         self.register_buffer("window", torch.hann_window(win), persistent=False)
         self.register_buffer(
             "mel_basis", mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax), persistent=False

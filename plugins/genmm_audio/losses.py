@@ -10,7 +10,8 @@ the loss is their average over resolutions. The same quantity on held-out speech
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -77,29 +78,38 @@ class MultiResolutionSTFTLoss(Loss):
 
 
 class MelL1Loss(Loss):
-    """L1 between log10 mels of the generated and the real waveform (Kong et al., HiFi-GAN,
-    NeurIPS 2020, sec. 2.3, "mel-spectrogram loss"; there lambda = 45 on natural-log mels,
-    about 20 on the log10 mels used here)."""
+    """L1 between natural-log mels of the generated and the real waveform (Kong et al.,
+    HiFi-GAN, NeurIPS 2020, sec. 2.3, "mel-spectrogram loss", lambda = 45; Vocos uses the same
+    term and weight). The mels are the data's own analysis (its ``description``: sample rate,
+    n_fft, hop, window, mel count); an argument given here overrides the data's."""
 
     role: ClassVar[str] = "generator"
 
     def __init__(
         self,
-        weight: float = 20.0,
-        sample_rate: int = 22050,
-        n_fft: int = 1024,
-        hop: int = 256,
-        win: int = 1024,
-        n_mels: int = 80,
+        weight: float = 45.0,
+        sample_rate: int | None = None,
+        n_fft: int | None = None,
+        hop: int | None = None,
+        win: int | None = None,
+        n_mels: int | None = None,
         every: int = 1,
+        description: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(weight, every)
-        from genmm_audio.frontend import MelFrontend
+        from genmm_audio.data import frontend_from_description
 
-        self.frontend = MelFrontend(sample_rate, n_fft, hop, win, n_mels)
+        given = {"sample_rate": sample_rate, "n_fft": n_fft, "hop": hop, "win": win}
+        given["n_mels"] = n_mels
+        settings = {**(description or {}), **{k: v for k, v in given.items() if v is not None}}
+        self.frontend = frontend_from_description(settings)
 
     def __call__(self, context: Context) -> Tensor:
         fake = context.fake
         real = context.real[..., : fake.shape[-1]]
         self.frontend = self.frontend.to(fake.device)
-        return (self.frontend(fake) - self.frontend(real)).abs().mean()
+        return (self.frontend(fake) - self.frontend(real)).abs().mean() * LN10
+
+
+#: log10 -> natural log: the front end's mels are log10, the papers' loss is on ln-mels
+LN10 = math.log(10.0)

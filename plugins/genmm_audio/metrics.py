@@ -8,17 +8,26 @@ with the reference audio:
 * ``mrstft``: multi-resolution STFT distance (Yamamoto et al. 2020, eq. 6);
 * ``stoi``: short-time objective intelligibility (Taal et al. 2011, ``pystoi``), when installed;
 * ``pesq``: wide-band PESQ (ITU-T P.862.2, ``pesq``) at 16 kHz, when installed;
+* ``mcd``: mel-cepstral distortion in dB (Kubichek 1993) over the reference's non-silent
+  frames, from warped cepstra of the periodogram (:mod:`genmm_audio.measures`, not SPTK's mcep);
+* ``f0``: ``f0_rmse`` (Hz) and ``f0_rmse_cents`` over frames voiced in both, and ``vuv_error``
+  (fraction of frames whose voicing differs), by YIN (de Cheveigné & Kawahara 2002);
+* ``mrstft_off``: the multi-resolution STFT distance at resolutions neither the training loss
+  nor Griffin-Lim's analysis uses (``measures.OFF_RESOLUTIONS``);
 * ``synthesis_khz`` / ``real_time_factor``: generator speed on this machine.
 
 Griffin-Lim figures carry the suffix ``_griffin_lim`` and are computed once per metric and
-held-out set. The utterances are the first ``utterances`` items of the data's
-``held_out_set(max_seconds)`` (whole held-out utterances, cut to ``max_seconds``); the front end
-that scores them is built from the data's ``description``.
+held-out set. A figure that is NaN for an utterance (an F0 RMSE with no frame voiced in both)
+is left out of that figure's average, and a figure that is NaN for every utterance is left out.
+The utterances are the first ``utterances`` items of the data's ``held_out_set(max_seconds)``
+(whole held-out utterances, cut to ``max_seconds``); the front end that scores them is built
+from the data's ``description``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,14 +40,15 @@ from genmm_audio.data import frontend_from_description
 from genmm_audio.frontend import resample
 from genmm_audio.generator import fold_weight_norm
 from genmm_audio.losses import mrstft_distance
+from genmm_audio.measures import f0_figures, mel_cepstral_distortion, mrstft_off_distance
 
 if TYPE_CHECKING:
     from genmm.surface import BuiltRun as Run
 
 log = logging.getLogger(__name__)
 
-MEASURES = ("mel_l1", "mrstft", "stoi", "pesq", "speed")
-Measure = Literal["mel_l1", "mrstft", "stoi", "pesq", "speed"]
+MEASURES = ("mel_l1", "mrstft", "stoi", "pesq", "mcd", "f0", "mrstft_off", "speed")
+Measure = Literal["mel_l1", "mrstft", "stoi", "pesq", "mcd", "f0", "mrstft_off", "speed"]
 
 
 def held_out_items(run: Run, count: int, max_seconds: float | None, who: str):
@@ -96,18 +106,30 @@ def score(frontend, reference: torch.Tensor, estimate: torch.Tensor, measures) -
         value = pesq_score(reference[0], estimate[0], rate)
         if value is not None:
             figures["pesq"] = value
+    if "mcd" in measures:
+        figures["mcd"] = mel_cepstral_distortion(reference[0], estimate[0], rate)
+    if "f0" in measures:
+        figures.update(f0_figures(reference[0], estimate[0], rate))
+    if "mrstft_off" in measures:
+        figures["mrstft_off"] = mrstft_off_distance(reference[0], estimate[0])
     return figures
 
 
 def average(rows: list[dict[str, float]], suffix: str = "") -> dict[str, float]:
+    """Mean of each figure over the rows that have it, NaN values skipped; a figure with no
+    finite value in any row is left out."""
     keys = sorted({key for row in rows for key in row})
-    return {
-        f"{key}{suffix}": float(np.mean([row[key] for row in rows if key in row])) for key in keys
-    }
+    means = {}
+    for key in keys:
+        values = [row[key] for row in rows if key in row and not math.isnan(row[key])]
+        if values:
+            means[f"{key}{suffix}"] = float(np.mean(values))
+    return means
 
 
 class VocoderQuality(Metric):
-    """``mel_l1``, ``mrstft``, ``stoi``, ``pesq`` of the model and of Griffin-Lim, and speed."""
+    """``mel_l1``, ``mrstft``, ``stoi``, ``pesq``, ``mcd``, ``f0`` and ``mrstft_off`` of the model
+    and of Griffin-Lim, and speed."""
 
     def __init__(
         self,
@@ -188,4 +210,7 @@ MelL1 = single("mel_l1", "Held-out log-mel L1 of the model and of Griffin-Lim.")
 MRSTFTDistance = single("mrstft", "Held-out multi-resolution STFT distance, model and GL.")
 STOI = single("stoi", "Held-out STOI (pystoi) of the model and of Griffin-Lim.")
 PESQ = single("pesq", "Held-out wide-band PESQ (pesq) of the model and of Griffin-Lim.")
+MCD = single("mcd", "Held-out mel-cepstral distortion (dB) of the model and of Griffin-Lim.")
+F0 = single("f0", "Held-out F0 RMSE (Hz, cents) and voicing error (YIN), model and GL.")
+MRSTFTOff = single("mrstft_off", "Held-out off-resolution MR-STFT distance, model and GL.")
 Speed = single("speed", "Synthesis speed (kHz, real-time factor) on held-out mels.")

@@ -7,13 +7,15 @@ from pathlib import Path
 import genmm
 from genmm_audio import metrics
 from genmm_audio.data import SpeechDataset, espeak_corpus
-from genmm_audio.discriminator import MultiScaleDiscriminator
+from genmm_audio.discriminator import MultiScaleDiscriminator, PeriodResolutionDiscriminator
 from genmm_audio.generator import MelGANGenerator
 from genmm_audio.losses import MelL1Loss, MultiResolutionSTFTLoss
 from genmm_audio.trainer import GeneratorPretraining
+from genmm_audio.vocos import VocosGenerator
 from genmm_audio.writers import WavWriter
 
 MELGAN = "Kumar et al. 2019, MelGAN (NeurIPS)"
+VOCOS = "Siuzdak 2024, Vocos (ICLR)"
 
 
 @genmm.hookimpl
@@ -26,6 +28,12 @@ def genmm_register_datasets(register):
 def genmm_register_models(register):
     register("audio.melgan_generator", MelGANGenerator, paper=MELGAN)
     register("audio.melgan_msd", MultiScaleDiscriminator, paper=MELGAN)
+    register("audio.vocos_generator", VocosGenerator, paper=VOCOS)
+    register(
+        "audio.mpd_mrd",
+        PeriodResolutionDiscriminator,
+        paper="Kong et al. 2020 (HiFi-GAN MPD); Jang et al. 2021 (UnivNet MRD)",
+    )
 
 
 @genmm.hookimpl
@@ -47,6 +55,9 @@ def genmm_register_metrics(register):
     register("audio.stoi", metrics.STOI, paper="Taal et al. 2011")
     register("audio.pesq", metrics.PESQ, paper="ITU-T P.862.2")
     register("audio.speed", metrics.Speed)
+    register("audio.mcd", metrics.MCD, paper="Kubichek 1993")
+    register("audio.f0", metrics.F0, paper="de Cheveigné & Kawahara 2002 (YIN)")
+    register("audio.mrstft_off", metrics.MRSTFTOff, paper="Yamamoto et al. 2020")
 
 
 @genmm.hookimpl

@@ -1,5 +1,8 @@
 """``audio.wav``: waveforms as wav (soundfile) plus a png of the input and output log-mels.
 
+The png (:func:`genmm_audio.plots.spectrogram_figure`) needs matplotlib, the ``plots`` extra;
+without it the wav files are still written and one warning names the extra.
+
 ``genmm generate runs/speech --wav in.wav -o out.wav`` resynthesises a recording through the
 vocoder (its log-mel, then the generator); ``--mel file.npy`` vocodes a saved log-mel
 (``(n_mels, N)`` or ``(1, n_mels, N)``, log10 magnitude as the front end computes it).
@@ -9,51 +12,28 @@ checkpoint keeps: ``genmm generate`` builds no data.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile
 import torch
-from PIL import Image
 
 from genmm.errors import DataError
 from genmm.writers import Writer, output_path
 from genmm_audio.data import frontend_from_description, load_audio
+from genmm_audio.frontend import MelFrontend
 from genmm_audio.generator import fold_weight_norm
+from genmm_audio.plots import PlotsUnavailable, spectrogram_figure
 
 if TYPE_CHECKING:
     from genmm.surface import BuiltRun as Run
 
-# a perceptual dark-blue -> yellow ramp (anchors of matplotlib's viridis)
-ANCHORS = np.array(
-    [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float32
-)
+log = logging.getLogger(__name__)
 
-
-def colourise(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    scaled = np.clip((values - low) / max(high - low, 1e-6), 0, 1) * (len(ANCHORS) - 1)
-    index = np.minimum(scaled.astype(int), len(ANCHORS) - 2)
-    fraction = (scaled - index)[..., None]
-    return (ANCHORS[index] * (1 - fraction) + ANCHORS[index + 1] * fraction).astype(np.uint8)
-
-
-def spectrogram_png(mels: list[torch.Tensor], path: Path, scale: int = 2) -> Path:
-    """Stack log-mels ``(n_mels, N)`` vertically (low frequencies at the bottom) into a png."""
-    low = min(float(m.min()) for m in mels)
-    high = max(float(m.max()) for m in mels)
-    low = max(low, high - 5.0)  # 100 dB of range at most
-    width = max(m.shape[-1] for m in mels)
-    panels = []
-    for mel in mels:
-        image = colourise(mel.flip(0).numpy(), low, high)
-        padded = np.zeros((image.shape[0], width, 3), np.uint8)
-        padded[:, : image.shape[1]] = image
-        panels += [padded, np.full((2, width, 3), 255, np.uint8)]
-    picture = Image.fromarray(np.concatenate(panels[:-1], 0))
-    picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    picture.save(path)
-    return path
+INPUT_TITLE = "input: log-mel given to the vocoder"
+OUTPUT_TITLE = "output: log-mel of the vocoded audio"
 
 
 class WavWriter(Writer):
@@ -72,6 +52,7 @@ class WavWriter(Writer):
         self.utterances = utterances
         self.max_seconds = max_seconds
         self.frontend = frontend_from_description(description)
+        self.plots_missing = False  # set (with one warning) when matplotlib is not installed
 
     def write(
         self,
@@ -98,11 +79,35 @@ class WavWriter(Writer):
             data = audio.detach().float().cpu().reshape(-1).clamp(-1, 1).numpy()
             soundfile.write(str(target), data, sample_rate, subtype="PCM_16")
             written.append(target)
-            if self.png:
+            if self.png and not self.plots_missing:
                 output_mel = frontend(audio.detach().float().cpu().reshape(1, 1, -1))[0]
-                mels = [output_mel] if conditions is None else [conditions[index], output_mel]
-                written.append(spectrogram_png(mels, target.with_suffix(".png")))
+                panels = [(OUTPUT_TITLE, output_mel)]
+                if conditions is not None:
+                    panels.insert(0, (INPUT_TITLE, conditions[index]))
+                png = self.spectrogram(panels, target.with_suffix(".png"), frontend)
+                if png is not None:
+                    written.append(png)
         return written
+
+    def spectrogram(
+        self, panels: list[tuple[str, torch.Tensor]], path: Path, frontend: MelFrontend
+    ) -> Path | None:
+        """The png of ``panels`` on ``frontend``'s time and frequency axes; None (after one
+        warning) when matplotlib is missing."""
+        try:
+            return spectrogram_figure(
+                panels,
+                path,
+                sample_rate=frontend.sample_rate,
+                hop=frontend.hop,
+                fmin=frontend.fmin,
+                fmax=frontend.fmax,
+                title=f"{path.stem}: {frontend.n_mels} mels, {frontend.sample_rate} Hz",
+            )
+        except PlotsUnavailable as error:
+            self.plots_missing = True
+            log.warning("audio.wav: wav files only, no spectrogram png: %s", error)
+            return None
 
     def write_samples(self, run: Run, stem: Path) -> list[Path]:
         """Vocode the first held-out utterances (called inside ``run.evaluating()``); nothing

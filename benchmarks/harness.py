@@ -1,0 +1,92 @@
+"""The timing harness every speed benchmark uses: ours and the reference interleaved.
+
+``interleaved({"ours": f, "reference": g}, repeats=7)`` warms each callable up, then calls them
+in turn (A B A B ...) ``repeats`` times, so a change in the machine's load touches both alike,
+and returns the median and minimum wall time of each, the ratio of medians and minima, and
+the 1-minute load average (with a warning when it is above the core count: the figures are
+then not to be trusted). No reference time is ever written down: a ratio measured in the same
+run is the only figure that holds from one machine to the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def emit(**figure: Any) -> None:
+    """Print one figure as a JSON line, with the machine's load beside it."""
+    figure.setdefault("load_average_1min", round(os.getloadavg()[0], 2))
+    print(json.dumps(figure), flush=True)
+
+
+def load_warning() -> str | None:
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores:
+        return f"load average {load:.2f} is above the {cores} cores: timings are disturbed"
+    return None
+
+
+def interleaved(
+    candidates: dict[str, Callable[[], Any]],
+    *,
+    repeats: int = 7,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, dict[str, float]]:
+    """Wall time of each candidate, called in turn ``repeats`` times after ``warmup`` calls
+    each: ``{name: {"median": s, "min": s, "times": [...]}}``."""
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    for function in candidates.values():
+        for _ in range(warmup):
+            function()
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, function in candidates.items():
+            started = clock()
+            function()
+            times[name].append(clock() - started)
+    return {
+        name: {"median": statistics.median(values), "min": min(values), "times": values}
+        for name, values in times.items()
+    }
+
+
+def ratio(stats: dict[str, dict[str, float]], ours: str, reference: str) -> dict[str, float]:
+    """How many times faster ``ours`` is than ``reference``, by medians and by minima."""
+    return {
+        "speedup_median": stats[reference]["median"] / stats[ours]["median"],
+        "speedup_min": stats[reference]["min"] / stats[ours]["min"],
+    }
+
+
+def report(
+    figure: str,
+    stats: dict[str, dict[str, float]],
+    ours: str,
+    reference: str,
+    target: float | None = None,
+    **extra: Any,
+) -> None:
+    """One JSON line: both candidates' median and minimum, the ratios, the target, the load."""
+    speedups = ratio(stats, ours, reference)
+    line: dict[str, Any] = {"figure": figure}
+    for name in (ours, reference):
+        line[f"{name}_median_s"] = round(stats[name]["median"], 4)
+        line[f"{name}_min_s"] = round(stats[name]["min"], 4)
+    line.update({key: round(value, 3) for key, value in speedups.items()})
+    line["repeats"] = len(stats[ours]["times"])
+    if target is not None:
+        line["target"] = f">= {target}x"
+        line["met"] = speedups["speedup_median"] >= target
+    warning = load_warning()
+    if warning:
+        line["warning"] = warning
+        print(warning, file=sys.stderr)
+    emit(**line, **extra)
