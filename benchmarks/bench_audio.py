@@ -267,9 +267,18 @@ DESIGNS: dict[str, tuple[str, list[str], int]] = {
         ["phases.pretrain.max_steps=5600", "phases.vocoder.max_steps=0"],
         700,
     ),
-    "vocos_prior": ("speech.yaml", ["models.generator.amplitude_prior=true"], 500),
+    # the same without FreeV's amplitude prior
+    "vocos_noprior": (
+        "speech.yaml",
+        [
+            "models.generator.amplitude_prior=false",
+            "phases.pretrain.max_steps=5600",
+            "phases.vocoder.max_steps=0",
+        ],
+        500,
+    ),
     # the paper-faithful MelGAN recipe; its adversarial phase continues to the time limit
-    "melgan": ("speech_melgan.yaml", ["phases.vocoder.max_steps=100000"], 300),
+    "melgan": ("speech_melgan.yaml", ["phases.vocoder.max_steps=100000"], 400),
 }
 
 
@@ -296,14 +305,14 @@ def curve(designs: list[str], minutes: float, root: Path, png: Path | None) -> N
     metric = VocoderQuality(description=DESCRIPTION)  # one Griffin-Lim cache for every point
     results_file = root / "curves.json"
     curves = json.loads(results_file.read_text()) if results_file.exists() else {}
-    for design in designs:
+    for entry in designs:  # NAME or NAME:MINUTES
+        design, _, own = entry.partition(":")
         recipe, overrides, every = DESIGNS[design]
         out = root / design
         settings = [f"checkpoint.every={every}", "checkpoint.keep=1000", "eval.every=0",
                     "samples.every=0"]  # fmt: skip
-        started, _ = train_for(
-            ROOT / "recipes" / recipe, out, [*overrides, *settings], minutes * 60
-        )
+        limit = float(own or minutes) * 60
+        started, _ = train_for(ROOT / "recipes" / recipe, out, [*overrides, *settings], limit)
         curves[design] = score_checkpoints(out, started, metric)
         root.mkdir(parents=True, exist_ok=True)
         results_file.write_text(json.dumps(curves, indent=1))
@@ -340,7 +349,12 @@ def main() -> None:
     parser.add_argument("--recipe", default=str(SPEECH), help="quality: the recipe to train")
     parser.add_argument("--out", default="runs/speech_quality", help="quality/curve: folder")
     parser.add_argument("--limit", type=float, default=1800.0, help="quality: training seconds")
-    parser.add_argument("--designs", nargs="+", default=["vocos", "vocos_recon", "melgan"])
+    parser.add_argument(
+        "--designs",
+        nargs="+",
+        default=["vocos", "vocos_recon", "melgan"],
+        help=f"curve: NAME or NAME:MINUTES, of {', '.join(DESIGNS)}",
+    )
     parser.add_argument("--minutes", type=float, default=30.0, help="curve: minutes per design")
     parser.add_argument("--png", default=None, help="curve: where to draw the learning curves")
     parser.add_argument("overrides", nargs="*", help="quality: recipe overrides (k.p=v)")
