@@ -7,6 +7,7 @@ import inspect
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,9 @@ def run(
     ),
     out: Path | None = typer.Option(None, "--out", help="Run folder (overrides `out`)."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Cap every phase."),
+    nproc: int = typer.Option(
+        1, "--nproc", min=1, help="Processes on this machine, by torch.distributed.run."
+    ),
     plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
@@ -79,6 +83,8 @@ def run(
     from genmm.api import resolve, train
     from genmm.training import checkpoint
 
+    if nproc > 1 and "LOCAL_RANK" not in os.environ and not dry_run:
+        launch(nproc)
     overrides = list(overrides or [])
     if recipe is not None and "=" in recipe and not Path(recipe).exists():
         overrides.insert(0, recipe)
@@ -109,6 +115,21 @@ def run(
         )
         raise typer.Exit(130 if run_.stop_requested == "SIGINT" else 143)
     typer.echo(f"done: {run_.step} steps, run folder {run_.out}, last checkpoint {last}")
+
+
+def launch(nproc: int) -> None:
+    """Re-run this command under torch's elastic launcher, ``nproc`` processes (never returns):
+    ``genmm run R --nproc 2`` is ``torchrun --standalone --nproc-per-node 2 -m genmm.cli run R``."""
+    arguments, skip = [], False
+    for argument in sys.argv[1:]:
+        if skip or argument.startswith("--nproc="):
+            skip = False
+        elif argument == "--nproc":
+            skip = True
+        else:
+            arguments.append(argument)
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    os.execv(sys.executable, [sys.executable, *launcher, "-m", "genmm.cli", *arguments])
 
 
 def parse_extra(arguments: list[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from genmm.training.data import BatchStream
@@ -146,12 +147,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_processes_stay_in_step_and_rank_zero_writes(tiny_recipe, tmp_path):
+@pytest.mark.parametrize("launcher", ["torchrun", "--nproc"])
+def test_two_processes_stay_in_step_and_rank_zero_writes(tiny_recipe, tmp_path, launcher):
+    """Under torchrun, and through ``genmm run --nproc 2`` (torch's elastic launcher)."""
     plugin = tmp_path / "checksum.py"
     plugin.write_text(CHECKSUM_PLUGIN, encoding="utf-8")
     sums = tmp_path / "sums"
     sums.mkdir()
     env = {**os.environ, "CHECKSUM_DIR": str(sums), "OMP_NUM_THREADS": "1"}
+    arguments = ["run", str(tiny_recipe(steps=8, every=4)), "--plugin", str(plugin)]
     command = [
         sys.executable,
         "-m",
@@ -164,11 +168,10 @@ def test_two_processes_stay_in_step_and_rank_zero_writes(tiny_recipe, tmp_path):
         str(free_port()),
         "-m",
         "genmm.cli",
-        "run",
-        str(tiny_recipe(steps=8, every=4)),
-        "--plugin",
-        str(plugin),
+        *arguments,
     ]
+    if launcher == "--nproc":
+        command = [sys.executable, "-m", "genmm.cli", *arguments, "--nproc", "2"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((sums / f"rank{r}.json").read_text()) for r in (0, 1)]
