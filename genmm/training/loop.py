@@ -14,7 +14,7 @@ from genmm.recipe import PHASE_KEYS
 from genmm.training import checkpoint, distributed
 from genmm.training.data import BatchStream
 from genmm.training.optim import NonFiniteLoss, Optimization
-from genmm.training.run import Run
+from genmm.training.run import Run, seed_everything
 from genmm.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,17 @@ def phase_length(spec: dict[str, Any], stream: BatchStream, cap: int | None) -> 
     return min(steps, cap) if cap is not None else steps
 
 
-def own_rng(state: dict[str, Any], run: Run) -> dict[str, Any]:
-    """This process's random streams from a checkpoint (per rank under data parallelism)."""
+def restore_rng(state: dict[str, Any], run: Run) -> None:
+    """This process's random streams from a checkpoint (per rank under data parallelism); with
+    another number of processes than saved it, rank 0 takes the saved main stream and every
+    other rank a fresh stream of its own."""
     ranks = state.get("rng_ranks")
     if run.distributed and ranks and len(ranks) == run.world_size:
-        return ranks[run.rank]
-    return state["rng"]
+        checkpoint.set_rng_state(ranks[run.rank])
+    elif run.distributed and run.rank:
+        seed_everything(int(run.recipe["seed"]) + 1_000_003 * run.rank + run.step)
+    else:
+        checkpoint.set_rng_state(state["rng"])
 
 
 def restore(run: Run, folder: Path, state: dict[str, Any]) -> None:
@@ -46,7 +51,7 @@ def restore(run: Run, folder: Path, state: dict[str, Any]) -> None:
     run.optimization.load_state_dict(state["phase_state"].get("optimization", {}))
     assert run.stream is not None
     run.stream.load_state_dict(state["stream"])
-    checkpoint.set_rng_state(own_rng(state, run))
+    restore_rng(state, run)
 
 
 class Loop:
