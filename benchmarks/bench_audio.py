@@ -260,7 +260,7 @@ def quality(recipe: Path, out: Path, overrides: list[str], limit: float) -> None
 
 #: design -> (recipe, overrides, checkpoint interval in steps)
 DESIGNS: dict[str, tuple[str, list[str], int]] = {
-    "vocos": ("speech.yaml", [], 500),
+    "vocos": ("speech.yaml", [], 250),
     # the reconstruction phase alone, as long as the time allows
     "vocos_recon": (
         "speech.yaml",

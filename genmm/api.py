@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,8 @@ from genmm.errors import RecipeError
 if TYPE_CHECKING:
     from genmm.plugins import PluginManager
     from genmm.training.run import Run
+
+log = logging.getLogger(__name__)
 
 
 def resolve(
@@ -64,9 +67,11 @@ def train(
     manager: PluginManager | None = None,
 ) -> Run:
     """Train a recipe (or continue ``resume``, a run folder); returns the finished run, its
-    ``status`` "completed" or "interrupted". A fresh run refuses a folder that holds
-    checkpoints, so nothing is overwritten. ``progress`` shows a bar (on the main process, when
-    the recipe's ``runtime.progress`` allows)."""
+    ``status`` "completed" or "interrupted". ``resume`` continues from the checkpoint ``last``
+    names or, when that one is damaged, the newest whole one (the skipped ones are logged as
+    warnings, nothing is deleted). A fresh run refuses a folder that holds checkpoints, so
+    nothing is overwritten. ``progress`` shows a bar (on the main process, when the recipe's
+    ``runtime.progress`` allows)."""
     import contextlib
 
     from genmm.plugins import get_manager
@@ -76,7 +81,9 @@ def train(
     from genmm.training.run import Run
 
     manager = manager or get_manager(list(plugins))
-    folder = checkpoint.find(resume) if resume is not None else None
+    folder = checkpoint.find(resume) if resume is not None else None  # verified, with fallback
+    if folder is not None:
+        log.info("resuming from %s", folder)
     if recipe is None:
         if folder is None:
             raise RecipeError("give a recipe, or a run folder to resume")

@@ -7,6 +7,7 @@ checked against its factory's signature before anything is built.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Any, NoReturn
@@ -14,7 +15,7 @@ from typing import Any, NoReturn
 import yaml
 
 from genmm.errors import RecipeError
-from genmm.registry import INJECTED, Registry, check_call, closest, split_spec
+from genmm.registry import INJECTED, Registry, check_call, closest, singular, split_spec
 
 #: the top-level sections (docs/recipes.md describes each)
 TOP_LEVEL = tuple(
@@ -69,8 +70,35 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: the largest integer a recipe may hold (a 1000-bit integer has about 300 digits)
+MAX_INT_BITS = 1000
+#: how deeply a recipe's mappings and lists may nest (real recipes nest 4 or 5 levels)
+MAX_DEPTH = 64
+#: how long a ``base:`` chain may be
+MAX_BASES = 32
+
+
 class Loader(yaml.SafeLoader):
-    """Safe loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does."""
+    """Safe loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does.
+
+    A scalar PyYAML cannot build (``2020-13-45``, ``!!int abc``, an integer of 5000 digits)
+    raises a :class:`yaml.YAMLError` at its line, not the ValueError or KeyError of its
+    constructor."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            data = super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
+            self.refuse(node, str(error))
+        if isinstance(data, int) and data.bit_length() > MAX_INT_BITS:
+            # Python cannot even print an integer of 4300 digits: refuse it here
+            self.refuse(node, f"an integer of more than {MAX_INT_BITS} bits")
+        return data
+
+    def refuse(self, node: yaml.Node, problem: str) -> NoReturn:
+        value = f" {node.value[:40]!r}" if isinstance(node, yaml.ScalarNode) else ""
+        problem = f"cannot read the value{value} as {node.tag}: {problem}"
+        raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
 
 Loader.add_implicit_resolver(
@@ -88,8 +116,40 @@ Loader.add_implicit_resolver(
 
 
 def parse(text: str) -> Any:
-    """Safe-load YAML text with :class:`Loader`."""
-    return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader derives from SafeLoader
+    """Safe-load YAML text with :class:`Loader`; every failure is a :class:`yaml.YAMLError`."""
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader derives from SafeLoader
+    except RecursionError:
+        raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def check_shape(data: Any, file: str | None = None, key: str = "") -> None:
+    """Refuse data nested deeper than :data:`MAX_DEPTH` or holding itself (a YAML alias inside
+    its own anchor: ``a: &x [*x]``), which every later step would recurse into forever. Each
+    distinct node is visited once, so shared aliases cost nothing."""
+    heights: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def height(node: Any, depth: int, where: str) -> int:
+        if isinstance(node, dict):
+            children = [(f"{where}.{k}" if where else str(k), v) for k, v in node.items()]
+        elif isinstance(node, (list, tuple)):
+            children = [(f"{where}[{i}]", v) for i, v in enumerate(node)]
+        else:
+            return 0
+        if depth >= MAX_DEPTH or depth + heights.get(id(node), 0) > MAX_DEPTH:
+            raise RecipeError(f"nested deeper than {MAX_DEPTH} levels", file=file, key=where)
+        if id(node) in heights:
+            return heights[id(node)]
+        if id(node) in open_nodes:
+            raise RecipeError("holds itself (an alias inside its own anchor)", file=file, key=where)
+        open_nodes.add(id(node))
+        below = max((height(child, depth + 1, at) for at, child in children), default=0)
+        open_nodes.discard(id(node))
+        heights[id(node)] = below + 1
+        return below + 1
+
+    height(data, 0, key)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -98,7 +158,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecipeError("recipe file not found", file=str(path))
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the name
         raise RecipeError(f"cannot read: {error}", file=str(path))
     try:
         data = parse(text)
@@ -113,6 +173,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise RecipeError(
             f"expected a mapping at the top, got {type(data).__name__}", file=str(path)
         )
+    check_shape(data, str(path))
     return data
 
 
@@ -141,9 +202,17 @@ def base_path(recipe: Path, base: str) -> Path:
     """A ``base:`` path: relative to the recipe's folder; when it is not there, among the
     core's shared bases (``genmm/recipes/``)."""
     local = recipe.parent / base
-    if local.exists() or not (SHARED / base).exists():
+    if _exists(local) or not _exists(SHARED / base):
         return local
     return SHARED / base
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, false for a name the system refuses (too long, a NUL in it)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def shipped(manager: Any) -> dict[str, Path]:
@@ -159,9 +228,15 @@ def shipped(manager: Any) -> dict[str, Path]:
 def load(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Load a recipe and its ``base:`` chain (bases first, this file last)."""
     path = Path(path).absolute()
-    if path in _stack:
+    if _stack and _real(path) in {_real(p) for p in _stack}:  # 'a/../a/r.yaml' is 'a/r.yaml'
         chain = " -> ".join(p.name for p in (*_stack, path))
-        raise RecipeError(f"'base:' cycle: {chain}", file=str(path), key="base")
+        raise RecipeError(f"'base:' cycle: {chain}", file=str(_stack[-1]), key="base")
+    if len(_stack) > MAX_BASES:
+        message = f"'base:' chain longer than {MAX_BASES} files"
+        raise RecipeError(message, file=str(_stack[-1]), key="base")
+    if _stack and _exists(path) and not path.is_file():  # a folder, /dev/zero, a pipe
+        message = f"base '{path}' is not a regular file"
+        raise RecipeError(message, file=str(_stack[-1]), key="base")
     data = read_yaml(path)
     bases = data.pop("base", None)
     if bases is None:
@@ -178,17 +253,29 @@ def load(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
     return merge(merged, data)
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
+def _real(path: Path) -> str:
+    """A path with ``..`` and links resolved, for comparing files."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return os.path.normpath(path)
+
+
+def parse_override(text: str, file: str | None = None) -> tuple[list[str], Any]:
+    """``a.b.c=value`` -> ``(["a", "b", "c"], value)``, the value parsed as YAML (kept as text
+    when it is not YAML)."""
     if "=" not in text:
-        raise RecipeError(f"override '{text}' is not of the form key.path=value", key=text)
+        message = f"override '{text}' is not of the form key.path=value"
+        raise RecipeError(message, file=file, key=text)
     key, _, raw = text.partition("=")
     parts = key.strip().split(".")
     if not all(parts):
-        raise RecipeError(f"override '{text}' has an empty key", key=key)
+        raise RecipeError(f"override '{text}' has an empty key", file=file, key=key)
     try:
         value = parse(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    check_shape(value, file, key.strip())
     return parts, value
 
 
@@ -196,7 +283,7 @@ def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | No
     """Apply ``a.b.c=value`` overrides (values parsed as YAML); the parent path must exist."""
     recipe = copy.deepcopy(recipe)
     for text in overrides:
-        parts, value = parse_override(text)
+        parts, value = parse_override(text, file)
         node: Any = recipe
         for depth, part in enumerate(parts[:-1]):
             path = ".".join(parts[: depth + 1])
@@ -259,7 +346,24 @@ class Checker:
     def fail(self, message: str, key: str) -> NoReturn:
         raise RecipeError(message, file=self.file, key=key)
 
+    def keys(self, mapping: dict[Any, Any], key: str) -> None:
+        """The keys of a mapping a recipe names things by (sections, roles, arguments) are
+        strings: ``1: x`` or ``~: x`` there is refused, not compared with names."""
+        for sub in mapping:
+            if not isinstance(sub, str):
+                where = f"{key}.{sub}" if key else str(sub)
+                self.fail(f"expected a key that is a string, got {sub!r}", where)
+
+    def name(self, name: Any, kind: str, key: str) -> str:
+        if not isinstance(name, str):
+            self.fail(f"expected the name of a registered {kind}, got {name!r}", key)
+        return name
+
     def recipe(self, recipe: dict[str, Any]) -> None:
+        if not isinstance(recipe, dict):
+            self.fail(f"expected a mapping at the top, got {type(recipe).__name__}", "")
+        check_shape(recipe, self.file)
+        self.keys(recipe, "")
         for key in recipe:
             if key not in TOP_LEVEL:
                 self.fail(f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL)}", key)
@@ -275,11 +379,13 @@ class Checker:
             value = recipe.get(section, {})
             if not isinstance(value, dict):
                 self.fail("expected a mapping of role -> component", section)
+            self.keys(value, section)
             for role, spec in value.items():
                 self.component(section, spec, f"{section}.{role}")
         phases = recipe.get("phases")
         if not isinstance(phases, dict) or not phases:
             self.fail("expected at least one phase: {name: {trainer: ...}}", "phases")
+        self.keys(phases, "phases")
         for name, phase in phases.items():
             self.phase(f"phases.{name}", phase)
         for index, metric in enumerate(recipe["eval"].get("metrics", [])):
@@ -292,6 +398,7 @@ class Checker:
         """A core section (``eval``, ``runtime``...): known keys, each of its type and choices."""
         if not isinstance(value, dict):
             self.fail("expected a mapping", section)
+        self.keys(value, section)
         for sub, wanted in keys.items():
             if sub not in value:
                 continue
@@ -310,6 +417,8 @@ class Checker:
 
     def component(self, kind: str, spec: Any, key: str) -> None:
         name, arguments = split_spec(kind, spec, file=self.file, key=key)
+        self.name(name, singular(kind), f"{key}.name")
+        self.keys(arguments, key)
         self.registry.check_arguments(kind, name, arguments, file=self.file, key=key)
 
     def phase(self, key: str, phase: Any) -> None:
@@ -318,7 +427,8 @@ class Checker:
 
         if not isinstance(phase, dict) or "trainer" not in phase:
             self.fail("expected a mapping with a 'trainer'", key)
-        trainer = phase["trainer"]
+        self.keys(phase, key)
+        trainer = self.name(phase["trainer"], "trainer", f"{key}.trainer")
         component = self.registry.get("trainers", trainer, file=self.file, key=f"{key}.trainer")
         if (phase.get("max_steps") is None) == (phase.get("epochs") is None):
             self.fail("give exactly one of 'max_steps' or 'epochs'", key)
@@ -327,6 +437,8 @@ class Checker:
             if value is not None and not _counts(value):
                 self.fail(f"expected a non-negative integer, got {value!r}", f"{key}.{count}")
         clip = phase.get("clip_grad_norm")
+        if isinstance(clip, dict):
+            self.keys(clip, f"{key}.clip_grad_norm")
         for role, norm in clip.items() if isinstance(clip, dict) else [(None, clip)]:
             if norm is not None and (
                 isinstance(norm, bool) or not isinstance(norm, (int, float)) or norm <= 0
@@ -339,7 +451,13 @@ class Checker:
             table = phase.get(section) or {}
             if not isinstance(table, dict):
                 self.fail("expected a mapping role -> spec", f"{key}.{section}")
+            self.keys(table, f"{key}.{section}")
             for role, spec in table.items():
+                where = f"{key}.{section}.{role}"
+                if isinstance(spec, dict):
+                    self.keys(spec, where)
+                    if "name" in spec:
+                        self.name(spec["name"], section[:-1], f"{where}.name")
                 check(spec, file=self.file, key=f"{key}.{section}.{role}")
         arguments = {k: v for k, v in phase.items() if k not in PHASE_KEYS}
         accepted = component.signature.parameters

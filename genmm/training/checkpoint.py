@@ -1,28 +1,57 @@
 """Atomic checkpoints: ``model.safetensors`` (weights), ``state.pt`` (everything else,
-loadable with ``weights_only=True``), ``meta.json`` and the resolved ``recipe.yaml``.
+loadable with ``weights_only=True``), ``meta.json``, the resolved ``recipe.yaml`` and the
+data description ``description.json``.
 
-A checkpoint is written to a hidden temporary folder and renamed into place; ``last`` is
-switched only afterwards, so a crash at any moment leaves the previous checkpoint intact.
+A checkpoint is written to a hidden temporary folder, ``.tmp-<name>-<pid>``, and renamed into
+place; ``last`` is switched only afterwards, so a crash or a kill at any moment leaves the
+previous checkpoint intact. ``meta.json`` is written last and records every other file's size
+and sha256 (``files``), so :func:`verify` tells a whole checkpoint from a damaged one: sizes
+first (a stat each), then the checksums. A write that fails (a full disk) removes its temporary
+folder and raises a :class:`CheckpointError` saying how much space the checkpoint needs.
+:func:`find` in a run folder takes the newest whole checkpoint, skipping damaged ones with a
+warning; it deletes nothing.
+
+The steps of :func:`save`, in order: :func:`write_weights`, :func:`write_state`, the texts,
+``meta.json``, :func:`publish` (the rename), :func:`point_last`, :func:`prune`. Fault tests
+patch them to stop a write half-way.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import logging
 import os
 import random
 import shutil
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genmm.errors import CheckpointError
 
+log = logging.getLogger(__name__)
+
 WEIGHTS, STATE, META, RECIPE = "model.safetensors", "state.pt", "meta.json", "recipe.yaml"
 DESCRIPTION = "description.json"  # the dataset's plain-data description
+REQUIRED = (WEIGHTS, STATE, META, RECIPE)
+#: what each file holds, for error messages
+WHAT = {
+    WEIGHTS: "weights",
+    STATE: "training state",
+    META: "metadata",
+    RECIPE: "recipe",
+    DESCRIPTION: "data description",
+}
+HIDDEN = (".tmp-", ".old-", ".last-")  # a save's scratch names, suffixed with the writer's pid
+MB = 1024 * 1024
 
 
 def rng_state() -> dict[str, Any]:
@@ -67,6 +96,7 @@ def flatten_weights(modules: dict[str, torch.nn.Module]) -> tuple[dict[str, torc
     return tensors, aliases
 
 
+# ---------------------------------------------------------------------- writing
 def save(
     folder: Path,
     name: str,
@@ -77,48 +107,232 @@ def save(
     keep: int,
     description: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``folder/name`` atomically, point ``folder/last`` at it, keep the newest ``keep``."""
+    """Write ``folder/name`` atomically, point ``folder/last`` at it, keep the newest ``keep``.
+
+    A failed write (``OSError``: a full disk, a lost mount) removes the temporary folder and
+    raises a :class:`CheckpointError` naming the file, with the space the checkpoint needs;
+    the previous checkpoint and ``last`` are untouched."""
     folder.mkdir(parents=True, exist_ok=True)
+    sweep(folder)
     final = folder / name
     temporary = folder / f".tmp-{name}-{os.getpid()}"
     if temporary.exists():
         shutil.rmtree(temporary)
-    temporary.mkdir()
     tensors, aliases = flatten_weights(modules)
-    save_file(tensors, str(temporary / WEIGHTS), metadata={"aliases": json.dumps(aliases)})
-    torch.save(state, temporary / STATE)
-    (temporary / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    (temporary / RECIPE).write_text(recipe_text, encoding="utf-8")
-    (temporary / DESCRIPTION).write_text(json.dumps(description or {}), encoding="utf-8")
-    for file in temporary.iterdir():
-        with open(file, "rb") as handle:
-            os.fsync(handle.fileno())
+    texts = {RECIPE: recipe_text, DESCRIPTION: json.dumps(description or {})}
+    sizes = estimate_sizes(tensors, state, texts)
+    writing = final
+    try:
+        temporary.mkdir()
+        writing = temporary / WEIGHTS
+        write_weights(writing, tensors, aliases)
+        sizes[WEIGHTS] = writing.stat().st_size
+        writing = temporary / STATE
+        write_state(writing, state)
+        sizes[STATE] = writing.stat().st_size
+        for part, text in texts.items():
+            writing = temporary / part
+            writing.write_text(text, encoding="utf-8")
+        files = {part: facts(temporary / part) for part in (WEIGHTS, STATE, *texts)}
+        writing = temporary / META
+        writing.write_text(json.dumps({**meta, "files": files}, indent=2), encoding="utf-8")
+        for file in temporary.iterdir():
+            writing = file
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
+        writing = final
+        publish(temporary, final)
+    except (OSError, SafetensorError, RuntimeError) as error:  # what the writers raise
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise CheckpointError(write_failure(folder, final, writing, error, sizes)) from error
+    try:
+        point_last(folder, name)
+    except OSError as error:
+        raise CheckpointError(
+            f"{folder / 'last'}: cannot point it at {name} ({error}); {final} is complete, and "
+            "`last` still names the previous checkpoint"
+        ) from error
+    prune(folder, keep)
+    return final
+
+
+def write_weights(file: Path, tensors: dict[str, torch.Tensor], aliases: dict[str, str]) -> None:
+    save_file(tensors, str(file), metadata={"aliases": json.dumps(aliases)})
+
+
+def write_state(file: Path, state: dict[str, Any]) -> None:
+    torch.save(state, file)
+
+
+def publish(temporary: Path, final: Path) -> None:
+    """Rename the written folder into place. A checkpoint already at that name (a resumed run
+    reaching a step again) is replaced when whole; a damaged one is kept as ``damaged-<name>``."""
     if final.exists():
-        trash = folder / f".old-{name}-{os.getpid()}"
-        os.rename(final, trash)
-        os.rename(temporary, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.rename(temporary, final)
+        try:
+            verify(final)
+        except CheckpointError as problem:
+            aside = unused(final.parent / f"damaged-{final.name}")
+            os.rename(final, aside)
+            log.warning("%s was damaged (%s); kept it as %s", final.name, problem, aside.name)
+        else:
+            trash = final.parent / f".old-{final.name}-{os.getpid()}"
+            os.rename(final, trash)
+            try:
+                os.rename(temporary, final)
+            except BaseException:
+                os.rename(trash, final)
+                raise
+            shutil.rmtree(trash, ignore_errors=True)
+            sync_folder(final.parent)
+            return
+    os.rename(temporary, final)
+    sync_folder(final.parent)
+
+
+def point_last(folder: Path, name: str) -> None:
+    """Switch ``folder/last`` to ``name`` atomically (a new link renamed over the old)."""
     link = folder / f".last-{os.getpid()}"
     if link.is_symlink() or link.exists():
         link.unlink()
     os.symlink(name, link)
     os.replace(link, folder / "last")
-    prune(folder, keep)
-    return final
+    sync_folder(folder)
 
 
+def sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform allows opening folders)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def unused(path: Path) -> Path:
+    candidate, number = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
+
+
+def facts(file: Path) -> dict[str, Any]:
+    return {"bytes": file.stat().st_size, "sha256": digest(file)}
+
+
+def digest(file: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(file, "rb") as handle:
+        while chunk := handle.read(MB):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def estimate_sizes(
+    tensors: dict[str, torch.Tensor], state: dict[str, Any], texts: dict[str, str]
+) -> dict[str, int]:
+    """Bytes each file will take, before writing it: tensor bytes plus a small allowance."""
+    weights = sum(t.numel() * t.element_size() for t in tensors.values()) + 128 * len(tensors)
+    sizes = {WEIGHTS: weights, STATE: tensor_bytes(state) + 4096}
+    sizes.update({part: len(text.encode("utf-8")) for part, text in texts.items()})
+    sizes[META] = 1024
+    return sizes
+
+
+def tensor_bytes(value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size() + 64
+    if isinstance(value, dict):
+        return sum(tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(v) for v in value)
+    return 16
+
+
+def no_space(error: BaseException) -> bool:
+    """A full disk or quota, as ``open`` (errno), safetensors (the text) or torch report it."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error).lower()
+    return "no space left" in text or "os error 28" in text or "quota exceeded" in text
+
+
+def write_failure(
+    folder: Path, final: Path, file: Path, error: BaseException, sizes: dict[str, int]
+) -> str:
+    """The message of a failed write: what, where, the space needed and what survived."""
+    needed = sum(sizes.values()) / MB
+    parts = ", ".join(f"{part} {size / MB:.2f}" for part, size in sizes.items())
+    try:
+        free = f"{shutil.disk_usage(folder).free / MB:.1f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    previous = latest(folder)
+    kept = f"the previous checkpoint {previous.name} is intact" if previous else "none is kept"
+    if no_space(error):
+        cause = "no space left on device"
+    elif isinstance(error, OSError) and error.strerror:
+        cause = error.strerror
+    else:
+        cause = f"{type(error).__name__}: {error}"
+    return (
+        f"{file}: cannot write checkpoint {final.name}: {cause}; it needs about {needed:.1f} MB "
+        f"({parts} MB), {free}. Nothing of it was kept and `last` is unchanged; {kept}. Free "
+        "some space (or lower checkpoint.keep) and continue with --resume"
+    )
+
+
+def sweep(folder: Path) -> None:
+    """Tidy what a killed writer left: its ``.tmp-*`` folder and ``.last-*`` link are removed; a
+    ``.old-<name>-<pid>`` (a checkpoint moved aside for its replacement) is put back when the
+    replacement never arrived. Only for writers that are no longer running."""
+    for path in folder.iterdir():
+        prefix = next((p for p in HIDDEN if path.name.startswith(p)), None)
+        if prefix is None:
+            continue
+        stem, _, pid = path.name[len(prefix) :].rpartition("-")
+        if not pid.isdigit() or int(pid) == os.getpid() or alive(int(pid)):
+            continue
+        if prefix == ".old-" and stem and not (folder / stem).exists():
+            os.rename(path, folder / stem)
+            log.warning("put back %s, moved aside by a writer that was killed", stem)
+        elif path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+# ---------------------------------------------------------------------- finding
 def complete(folder: Path) -> bool:
-    return all((folder / part).is_file() for part in (WEIGHTS, STATE, META))
+    """Every file is there (a cheap test; :func:`verify` checks that each is whole)."""
+    return all((folder / part).is_file() for part in REQUIRED)
 
 
 def checkpoints(folder: Path) -> list[Path]:
     """Complete checkpoint folders, oldest first."""
+    return sorted((p for p in step_folders(folder) if complete(p)), key=lambda p: p.name)
+
+
+def step_folders(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     found = [p for p in folder.iterdir() if p.name.startswith("step-") and not p.is_symlink()]
-    return sorted((p for p in found if p.is_dir() and complete(p)), key=lambda p: p.name)
+    return [p for p in found if p.is_dir()]
 
 
 def prune(folder: Path, keep: int) -> None:
@@ -139,23 +353,125 @@ def latest(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def candidates(folder: Path) -> list[Path]:
+    """The checkpoints of a checkpoints folder in the order to try them: what ``last`` names,
+    then every ``step-*`` folder, newest first."""
+    ordered = sorted(step_folders(folder), key=lambda p: p.name, reverse=True)
+    link = folder / "last"
+    if link.is_symlink() and link.resolve() in [p.resolve() for p in ordered]:
+        target = link.resolve()
+        ordered = [target, *(p for p in ordered if p.resolve() != target)]
+    return ordered
+
+
 def find(path: str | os.PathLike[str]) -> Path:
-    """A checkpoint folder from a run folder, a checkpoints folder or a checkpoint folder."""
+    """A whole checkpoint folder from a run folder, a checkpoints folder or a checkpoint folder.
+
+    In a run or checkpoints folder it is the one ``last`` names, or, when that one is damaged,
+    the newest whole one: each skipped folder is logged as a warning with its reason, and
+    nothing is deleted. A checkpoint folder named directly is used as it is or refused, the
+    error naming the damaged file."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such run or checkpoint")
-    if (path / WEIGHTS).exists() or (path / META).exists():
-        if not complete(path):
-            missing = [p for p in (WEIGHTS, STATE, META) if not (path / p).is_file()]
-            raise CheckpointError(f"{path}: incomplete checkpoint, missing {', '.join(missing)}")
+    if any((path / part).exists() for part in (WEIGHTS, STATE, META)):
+        verify(path)
         return path
-    for candidate in (path / "checkpoints", path):
-        found = latest(candidate)
-        if found is not None:
-            return found
+    for folder in (path / "checkpoints", path):
+        tried = candidates(folder)
+        if tried:
+            return first_whole(folder, tried)
     raise CheckpointError(f"{path}: no complete checkpoint found (expected checkpoints/step-*/)")
 
 
+def first_whole(folder: Path, tried: list[Path]) -> Path:
+    skipped: list[tuple[Path, str]] = []
+    for candidate in tried:
+        try:
+            verify(candidate)
+        except CheckpointError as problem:
+            skipped.append((candidate, str(problem)))
+            continue
+        for damaged, why in skipped:
+            log.warning(
+                "skipped checkpoint %s: %s; using %s, the newest whole checkpoint (nothing was "
+                "deleted)",
+                damaged.name,
+                why,
+                candidate.name,
+            )
+        return candidate
+    reasons = "; ".join(why for _, why in skipped)
+    raise CheckpointError(f"{folder}: no complete checkpoint, every one is damaged: {reasons}")
+
+
+def verify(folder: Path) -> dict[str, Any]:
+    """Check that every file of a checkpoint is whole, cheap checks first: all there, then
+    ``meta.json`` reads, then each file's size, then each file's sha256 against ``meta.json``
+    (for a checkpoint written before checksums: the weights' header against the file's size,
+    the state loaded, the recipe parsed). Returns the metadata; raises a
+    :class:`CheckpointError` naming the first damaged file."""
+    missing = [part for part in REQUIRED if not (folder / part).is_file()]
+    if missing:
+        raise CheckpointError(f"{folder}: incomplete checkpoint, missing {', '.join(missing)}")
+    meta = load_meta(folder)
+    files = meta.get("files") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{folder / META}: not a mapping; the metadata file is damaged")
+    if not isinstance(files, dict):
+        check_weights_header(folder / WEIGHTS)
+        load_state(folder)
+        check_recipe(folder / RECIPE)
+        return meta
+    recorded = {part: files[part] for part in WHAT if part in files}
+    for part, expected in recorded.items():
+        file = folder / part
+        size = file.stat().st_size if file.is_file() else None
+        if size != expected.get("bytes"):
+            found = "missing" if size is None else f"{size} bytes"
+            raise CheckpointError(
+                f"{file}: {found} where {expected.get('bytes')} were written; the "
+                f"{WHAT[part]} file is truncated or damaged"
+            )
+    for part, expected in recorded.items():
+        file = folder / part
+        if digest(file) != expected.get("sha256"):
+            raise CheckpointError(
+                f"{file}: its sha256 differs from the one meta.json recorded; the {WHAT[part]} "
+                "file is damaged"
+            )
+    return meta
+
+
+def check_weights_header(file: Path) -> None:
+    """A safetensors file's header read and its tensors' extent compared with the file size."""
+    size = file.stat().st_size
+    try:
+        with open(file, "rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if length > size - 8:
+                raise ValueError(f"header of {length} bytes in a file of {size}")
+            header = json.loads(handle.read(length))
+        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+    except (OSError, ValueError, KeyError, TypeError, IndexError, struct.error) as error:
+        raise CheckpointError(
+            f"{file}: cannot read weights ({error}); the file is damaged or truncated"
+        )
+    if 8 + length + max(ends, default=0) != size:
+        raise CheckpointError(
+            f"{file}: {size} bytes where its header describes {8 + length + max(ends, default=0)}"
+            "; the weights file is truncated or damaged"
+        )
+
+
+def check_recipe(file: Path) -> None:
+    try:
+        yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise CheckpointError(f"{file}: cannot read the recipe ({error}); the file is damaged")
+
+
+# ---------------------------------------------------------------------- loading
 def load_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
     """Per-prefix state dicts from ``model.safetensors``; a damaged file is a CheckpointError."""
     file = folder / WEIGHTS
@@ -193,7 +509,7 @@ def load_state(folder: Path) -> dict[str, Any]:
 
 
 def load_meta(folder: Path) -> dict[str, Any]:
-    return _read_json(folder / META, "")
+    return _read_json(folder / META, " the metadata")
 
 
 def load_description(folder: Path) -> dict[str, Any]:
@@ -206,4 +522,4 @@ def _read_json(file: Path, what: str) -> dict[str, Any]:
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise CheckpointError(f"{file}: cannot read{what} ({error})")
+        raise CheckpointError(f"{file}: cannot read{what} ({error}); the file is damaged")

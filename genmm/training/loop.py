@@ -67,6 +67,7 @@ class Loop:
         self.lr_scale = 1.0
         self.resume_state: dict[str, Any] | None = None
         self.resume_folder: Path | None = None
+        self.saving = False  # inside a checkpoint write (for the second signal's message)
 
     # ------------------------------------------------------------------ resume
     def resume_from(self, folder: Path) -> None:
@@ -103,6 +104,10 @@ class Loop:
                     return status
             status = "completed"
             return status
+        except StopNow as stop:
+            status = "interrupted"
+            self._stopped_now(stop)
+            raise
         finally:
             self._restore_signals(handlers)
             run.hook.genmm_run_end(run=run, status=status)
@@ -208,14 +213,16 @@ class Loop:
                 self.evaluate()
             if every_sample and step % every_sample == 0:
                 self.write_samples()
-            if every_checkpoint and step % every_checkpoint == 0:
+            saved = bool(every_checkpoint) and step % every_checkpoint == 0
+            if saved:
                 self.save(index, name, phase, phase_step)
             stop = run.stop_requested is not None
             if run.distributed:
                 stop = distributed.any_flag(stop)
                 run.stop_requested = run.stop_requested or ("SIGTERM" if stop else None)
             if stop:
-                self.save(index, name, phase, phase_step)
+                if not saved:  # the step's own checkpoint is the one to stop on
+                    self.save(index, name, phase, phase_step)
                 return True
         if task is not None:
             self.progress.finish(task)
@@ -303,26 +310,41 @@ class Loop:
 
         meta = {"step": run.step, "phase": name, "phase_step": phase_step, "time": time.time()}
         meta["recipe_file"] = run.recipe_file
-        path = checkpoint.save(
-            run.checkpoints,
-            f"step-{run.step:06d}",
-            run.weight_modules(),
-            state,
-            meta,
-            run.recipe_text(),
-            run.recipe["checkpoint"]["keep"],
-            description=run.description,
-        )
+        self.saving = True
+        try:
+            path = checkpoint.save(
+                run.checkpoints,
+                f"step-{run.step:06d}",
+                run.weight_modules(),
+                state,
+                meta,
+                run.recipe_text(),
+                run.recipe["checkpoint"]["keep"],
+                description=run.description,
+            )
+        finally:
+            self.saving = False
         run.hook.genmm_checkpoint_saved(run=run, path=path)
         distributed.barrier()
         return path
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self) -> dict[int, Any]:
+        """SIGINT and SIGTERM: the first lets the current step finish, then saves and stops;
+        a second one stops at once (:class:`StopNow`), without saving."""
         handlers: dict[int, Any] = {}
 
         def request_stop(signum: int, _frame: Any) -> None:
-            self.run.stop_requested = signal.Signals(signum).name
+            name = signal.Signals(signum).name
+            if self.run.stop_requested is not None:
+                raise StopNow(name)
+            self.run.stop_requested = name
+            log.warning(
+                "%s: finishing step %d, then saving a checkpoint and stopping (send it again "
+                "to stop at once, without saving)",
+                name,
+                self.run.step + 1,
+            )
 
         try:
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -335,3 +357,29 @@ class Loop:
     def _restore_signals(handlers: dict[int, Any]) -> None:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+
+    def _stopped_now(self, stop: StopNow) -> None:
+        run = self.run
+        last = checkpoint.latest(run.checkpoints)
+        kept = f"the last checkpoint is {last}" if last else "there is no checkpoint yet"
+        where = (
+            f"while writing the checkpoint of step {run.step} (that write is abandoned)"
+            if self.saving
+            else f"during step {run.step + 1}, without saving"
+        )
+        log.error(
+            "second %s: stopped at once %s; %s%s",
+            stop.signal_name,
+            where,
+            kept,
+            f"; continue with: genmm run --resume {run.out}" if last else "",
+        )
+
+
+class StopNow(KeyboardInterrupt):
+    """A second SIGINT or SIGTERM: training stops at once, wherever it is, without saving; any
+    checkpoint write it cuts short stays in its hidden temporary folder and is never used."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"second {signal_name}: stopped at once, without saving")
+        self.signal_name = signal_name
