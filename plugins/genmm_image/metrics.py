@@ -211,8 +211,9 @@ def feature_network(dataset: Any, steps: int = 600) -> Features:
 
 # ====================================================================== inception
 def load_inception(path: str) -> Features:
-    """A local Inception network: a TorchScript file (e.g. the FID network of NVlabs), or a
-    pickled ``nn.Module`` saved with ``torch.save``. Errors name the file."""
+    """A local Inception network as a TorchScript file (e.g. the FID network of NVlabs). A
+    pickled ``nn.Module`` is refused: unpickling runs code, and a recipe must never run code.
+    Errors name the file."""
     if path in _NETWORKS:
         return _NETWORKS[path]
     file = Path(path)
@@ -220,19 +221,12 @@ def load_inception(path: str) -> Features:
         raise RecipeError(f"inception_weights: file '{file}' does not exist")
     try:
         module = torch.jit.load(str(file), map_location="cpu")
-    except Exception as script_error:
-        try:
-            module = torch.load(str(file), map_location="cpu", weights_only=False)
-        except Exception:
-            raise RecipeError(
-                f"inception_weights: '{file}' does not load as a TorchScript or a saved "
-                f"nn.Module ({str(script_error).splitlines()[0]})"
-            )
-        if not isinstance(module, nn.Module):
-            raise RecipeError(
-                f"inception_weights: '{file}' holds a {type(module).__name__}, not a network "
-                "(a state dict needs its architecture: save the whole module or TorchScript)"
-            )
+    except Exception as error:
+        raise RecipeError(
+            f"inception_weights: '{file}' does not load as TorchScript "
+            f"({str(error).splitlines()[0]}); save the network with torch.jit.save (a pickled "
+            "module is not loaded: unpickling can run code)"
+        )
     module.eval()
     _NETWORKS[path] = Features(module, str(file), "inception")
     return _NETWORKS[path]

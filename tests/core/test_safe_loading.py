@@ -28,9 +28,6 @@ ALLOWED = {
     ("genmm/registry.py", "_hints", "eval"),
     # one-off plugin files the user names with ``--plugin FILE.py``: importing them is the point
     ("genmm/plugins.py", "load_file", "importlib.util.spec_from_file_location"),
-    # KNOWN UNSAFE, to be fixed in the image plugin: a local ``inception_weights`` file that is
-    # not TorchScript is unpickled whole (a pickled nn.Module). See the strict xfail below.
-    ("plugins/genmm_image/metrics.py", "load_inception", "torch.load"),
 }
 #: calls that deserialise or import, by their dotted name
 WATCHED = {
@@ -195,22 +192,6 @@ def test_every_allowance_is_still_needed():
     """An allowance whose call is gone is removed, so it cannot cover a new one."""
     seen = {(file, function, name) for file, function, name, _ in calls()}
     assert ALLOWED <= seen, ALLOWED - seen
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugins/genmm_image/metrics.py load_inception unpickles a non-TorchScript "
-    "inception_weights file with torch.load(weights_only=False): a recipe key can run code",
-)
-def test_image_inception_loader_is_safe():
-    unsafe = [
-        node
-        for file, function, name, node in calls()
-        if (file, function, name)
-        == ("plugins/genmm_image/metrics.py", "load_inception", "torch.load")
-        and problem(file, function, name, node)
-    ]
-    assert not unsafe
 
 
 def test_the_recipe_loader_is_a_safe_loader():

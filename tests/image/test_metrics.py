@@ -214,6 +214,10 @@ def test_inception_weights_name_a_local_file(tmp_path):
     garbage.write_bytes(b"not a network")
     with pytest.raises(RecipeError, match="garbage.pt"):
         FrechetDistance(inception_weights=str(garbage))
+    pickled = tmp_path / "pickled.pt"  # a whole pickled module: refused, never unpickled
+    torch.save(PooledColour(), str(pickled))
+    with pytest.raises(RecipeError, match="pickled.pt.*not loaded: unpickling can run code"):
+        FrechetDistance(inception_weights=str(pickled))
     path = tmp_path / "inception.pt"
     torch.jit.script(PooledColour()).save(str(path))
     metric = FrechetDistance(inception_weights=str(path))
