@@ -6,7 +6,7 @@
                                                  # and the MelGAN paper step, interleaved
     python benchmarks/bench_audio.py memory      # peak RSS of a MelGAN training step at batch 16
     python benchmarks/bench_audio.py quality --recipe recipes/speech.yaml   # train, then eval
-    python benchmarks/bench_audio.py curve --designs vocos vocos_recon melgan --minutes 30
+    python benchmarks/bench_audio.py curve --designs vocos vocos_gan melgan --minutes 30
                                                  # learning curves against Griffin-Lim + png
     python benchmarks/bench_audio.py all         # synthesis, step and memory
 
@@ -260,23 +260,16 @@ def quality(recipe: Path, out: Path, overrides: list[str], limit: float) -> None
 
 #: design -> (recipe, overrides, checkpoint interval in steps)
 DESIGNS: dict[str, tuple[str, list[str], int]] = {
-    "vocos": ("speech.yaml", [], 250),
-    # the reconstruction phase alone, as long as the time allows
-    "vocos_recon": (
+    # the default recipe: Vocos with FreeV's prior, the reconstruction-only start
+    "vocos": ("speech.yaml", [], 500),
+    # a shorter start, then the discriminators join until the time limit
+    "vocos_gan": (
         "speech.yaml",
-        ["phases.pretrain.max_steps=5600", "phases.vocoder.max_steps=0"],
-        700,
+        ["phases.pretrain.max_steps=3000", "phases.vocoder.max_steps=400"],
+        250,
     ),
-    # the same without FreeV's amplitude prior
-    "vocos_noprior": (
-        "speech.yaml",
-        [
-            "models.generator.amplitude_prior=false",
-            "phases.pretrain.max_steps=5600",
-            "phases.vocoder.max_steps=0",
-        ],
-        500,
-    ),
+    # the default without FreeV's amplitude prior
+    "vocos_noprior": ("speech.yaml", ["models.generator.amplitude_prior=false"], 500),
     # the paper-faithful MelGAN recipe; its adversarial phase continues to the time limit
     "melgan": ("speech_melgan.yaml", ["phases.vocoder.max_steps=100000"], 400),
 }
@@ -352,7 +345,7 @@ def main() -> None:
     parser.add_argument(
         "--designs",
         nargs="+",
-        default=["vocos", "vocos_recon", "melgan"],
+        default=["vocos", "vocos_gan", "melgan", "vocos_noprior:10"],
         help=f"curve: NAME or NAME:MINUTES, of {', '.join(DESIGNS)}",
     )
     parser.add_argument("--minutes", type=float, default=30.0, help="curve: minutes per design")

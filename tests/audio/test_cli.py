@@ -29,6 +29,7 @@ TINY_MODELS = {
         "models.generator.num_layers=1",
         "models.discriminator.period_channels=[4, 4, 4, 4, 4]",
         "models.discriminator.resolution_channels=4",
+        "phases.vocoder.max_steps=2",  # the adversarial phase is off by default on a CPU
     ],
     "speech_melgan": ["models.generator.ngf=4", "models.discriminator.ndf=4"],
 }
