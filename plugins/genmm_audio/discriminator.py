@@ -102,6 +102,16 @@ def wn_conv2d(*args, **kwargs) -> nn.Conv2d:
     return weight_norm(nn.Conv2d(*args, **kwargs))
 
 
+def activations(layers: nn.ModuleList, output: nn.Module, x: Tensor, slope: float) -> list[Tensor]:
+    """Every layer's LeakyReLU activation (for feature matching), then the output's scores."""
+    outputs = []
+    for layer in layers:
+        x = nn.functional.leaky_relu(layer(x), slope)
+        outputs.append(x)
+    outputs.append(output(x))
+    return outputs
+
+
 class PeriodDiscriminator(nn.Module):
     """One sub-discriminator of HiFi-GAN's multi-period discriminator (Kong et al. 2020,
     sec. 2.2): the waveform reflect-padded to a multiple of ``period`` and folded to
@@ -124,12 +134,7 @@ class PeriodDiscriminator(nn.Module):
         if length % self.period:
             x = nn.functional.pad(x, (0, self.period - length % self.period), mode="reflect")
         x = x.view(batch, 1, -1, self.period)  # (B, 1, T) -> (B, 1, T / p, p)
-        outputs = []
-        for layer in self.layers:
-            x = nn.functional.leaky_relu(layer(x), self.slope)
-            outputs.append(x)
-        outputs.append(self.output(x))
-        return outputs
+        return activations(self.layers, self.output, x, self.slope)
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -156,12 +161,7 @@ class ResolutionDiscriminator(nn.Module):
             x.squeeze(1), self.n_fft, self.hop, self.win, self.window, return_complex=True
         )
         x = spectrum.abs().transpose(1, 2).unsqueeze(1)  # (B, 1, frames, F)
-        outputs = []
-        for layer in self.layers:
-            x = nn.functional.leaky_relu(layer(x), self.slope)
-            outputs.append(x)
-        outputs.append(self.output(x))
-        return outputs
+        return activations(self.layers, self.output, x, self.slope)
 
 
 #: HiFi-GAN's periods and widths (Kong et al. 2020, sec. 2.2 and the authors' V1 config)
