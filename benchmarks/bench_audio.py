@@ -123,9 +123,6 @@ def melgan_step(batch: int, segment: int = 8192, ngf: int = 32, ndf: int = 16):
     return lambda: run.step_once(trainer)
 
 
-gan_step = melgan_step  # the name ``memory`` runs in a fresh process
-
-
 def recipe_steps() -> dict[str, Any]:
     """One step of each phase of recipes/speech.yaml at its batch and segment, by its own
     trainers, optimisers and losses, on random audio (the data's cost is not included)."""
@@ -174,7 +171,7 @@ def memory(batch: int = 16) -> None:
     code = (
         "import resource, sys, json; sys.argv = ['x']; "
         f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import bench_audio as b; "
-        f"step = b.gan_step({batch}); "
+        f"step = b.melgan_step({batch}); "
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; step(); "
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
         "print(json.dumps([before, after]))"

@@ -49,6 +49,13 @@ def test_shapes_through_generator_and_discriminators():
     assert all(torch.isfinite(s).all() for s in scores)
 
 
+def test_bad_discriminator_arguments_are_named():
+    with pytest.raises(ValueError, match=r"each resolution is \[n_fft, hop, window\]"):
+        PeriodResolutionDiscriminator(resolutions=[[1024, 256]])
+    with pytest.raises(ValueError, match="at least one period or one resolution"):
+        PeriodResolutionDiscriminator(periods=[], resolutions=[])
+
+
 def test_data_description_sets_and_checks_the_analysis():
     description = {"n_mels": 64, "n_fft": 512, "hop": 128, "win": 512, "sample_rate": 16000}
     generator = VocosGenerator(dim=16, intermediate_dim=32, num_layers=1, description=description)
