@@ -50,7 +50,7 @@ WHAT = {
     RECIPE: "recipe",
     DESCRIPTION: "data description",
 }
-HIDDEN = (".tmp-", ".old-", ".last-")  # a save's scratch names, suffixed with the writer's pid
+HIDDEN = (".tmp-", ".old-", ".last-", ".del-")  # a save's scratch names, suffixed with its pid
 MB = 1024 * 1024
 
 
@@ -341,7 +341,11 @@ def prune(folder: Path, keep: int) -> None:
     last = latest(folder)
     for old in checkpoints(folder)[:-keep]:
         if last is None or old.resolve() != last.resolve():
-            shutil.rmtree(old, ignore_errors=True)
+            # renamed out of the step-* names first: a kill during the delete leaves a hidden
+            # folder (swept by the next save), never a half-deleted checkpoint
+            doomed = folder / f".del-{old.name}-{os.getpid()}"
+            os.rename(old, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
 
 
 def latest(folder: Path) -> Path | None:

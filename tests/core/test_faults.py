@@ -157,6 +157,32 @@ def test_what_a_killed_writer_left_is_tidied(tiny_recipe, manager, tmp_path):
     assert checkpoint.verify(folder / "step-000002")["step"] == 2  # put back
 
 
+def test_a_kill_while_pruning_leaves_no_half_deleted_checkpoint(
+    tiny_recipe, manager, tmp_path, monkeypatch
+):
+    run = train(tiny_recipe(steps=6, every=2), manager, tmp_path / "run")
+    folder = run.checkpoints
+    assert [p.name for p in checkpoint.step_folders(folder)] != []
+
+    def killed_half_way(path, *args, **kwargs):  # one file deleted, then the process dies
+        next(Path(path).iterdir()).unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.shutil, "rmtree", killed_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.prune(folder, keep=1)
+    monkeypatch.undo()
+    for step in checkpoint.step_folders(folder):
+        checkpoint.verify(step)  # every step-* folder left is whole
+    (leftover,) = hidden(folder)
+    assert leftover.startswith(".del-step-000002-")
+    command = [sys.executable, "-c", "import os; print(os.getpid())"]
+    dead = subprocess.run(command, capture_output=True, text=True).stdout.strip()
+    os.rename(folder / leftover, folder / leftover.replace(str(os.getpid()), dead))
+    checkpoint.sweep(folder)  # the next save's sweep removes it
+    assert hidden(folder) == []
+
+
 # ------------------------------------------------------------------ a full disk
 def full_disk_after(calls: int, writer):
     """``writer`` (save_file or torch.save) that, from call number ``calls`` on, writes half of
