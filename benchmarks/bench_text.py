@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(ROOT / "benchmarks")]
 
 SCALES = {
     # the recipe's defaults: the paper's task, widths and adversarial settings, CPU-sized
@@ -88,7 +88,147 @@ def bench_sampling(repeats: int = 20) -> None:
         emit(figure=f"sample_64x5000_{name}_ms", value=round(statistics.median(times) * 1e3, 3))
 
 
-def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int) -> None:
+class ReferenceGenerator(torch.nn.Module):
+    """TextGAN-PyTorch's ``LSTMGenerator`` rebuilt (williamSYSU/TextGAN-PyTorch,
+    ``models/generator.py``): embedding -> LSTM -> linear -> log-softmax over the vocabulary at
+    every position, parameters U(-0.05, 0.05); 333,448 parameters at V 5000, E 32, H 32."""
+
+    def __init__(self, vocab: int = 5000, embedding: int = 32, hidden: int = 32, length: int = 20):
+        super().__init__()
+        self.vocab, self.hidden, self.length = vocab, hidden, length
+        self.embeddings = torch.nn.Embedding(vocab, embedding)
+        self.lstm = torch.nn.LSTM(embedding, hidden, batch_first=True)
+        self.lstm2out = torch.nn.Linear(hidden, vocab)
+        for parameter in self.parameters():
+            parameter.data.uniform_(-0.05, 0.05)
+
+    def init_hidden(self, batch: int):
+        return torch.zeros(1, batch, self.hidden), torch.zeros(1, batch, self.hidden)
+
+    def forward(self, tokens, hidden):  # (B, T) or (B,) -> (B*T, V) log-probabilities, state
+        embedded = self.embeddings(tokens)
+        if tokens.dim() == 1:
+            embedded = embedded.unsqueeze(1)
+        out, hidden = self.lstm(embedded, hidden)
+        out = self.lstm2out(out.contiguous().view(-1, self.hidden))
+        return torch.log_softmax(out, dim=-1), hidden
+
+    def sample(self, batch: int, start: int = 0):
+        samples = torch.zeros(batch, self.length, dtype=torch.long)
+        hidden, token = self.init_hidden(batch), torch.full((batch,), start, dtype=torch.long)
+        for position in range(self.length):
+            out, hidden = self(token, hidden)
+            token = torch.multinomial(out.exp(), 1).view(-1)
+            samples[:, position] = token
+        return samples
+
+    def pg_loss(self, inputs, target, rewards):  # their batchPGLoss: -sum(log p(x_t) Q_t)
+        out = self(inputs, self.init_hidden(len(inputs)))[0].view(len(inputs), self.length, -1)
+        chosen = (out * torch.nn.functional.one_hot(target, self.vocab).float()).sum(-1)
+        return -(chosen * rewards).sum()
+
+
+class ReferenceDiscriminator(torch.nn.Module):
+    """TextGAN-PyTorch's ``SeqGAN_D`` rebuilt (``models/discriminator.py``, the SeqGAN filter
+    sizes 1-10, 15, 20): Conv2d over (T, E), ReLU, max-pool over time, a one-layer highway,
+    dropout 0.25, two logits; 4,085,282 parameters at V 5000, E 64."""
+
+    def __init__(self, vocab: int = 5000, embedding: int = 64):
+        super().__init__()
+        from genmm_text.discriminator import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
+
+        features = sum(PAPER_NUM_FILTERS)
+        self.embeddings = torch.nn.Embedding(vocab, embedding)
+        self.convs = torch.nn.ModuleList(
+            torch.nn.Conv2d(1, n, (f, embedding))
+            for f, n in zip(PAPER_FILTER_SIZES, PAPER_NUM_FILTERS)
+        )
+        self.highway = torch.nn.Linear(features, features)
+        self.feature2out = torch.nn.Linear(features, 2)
+        self.dropout = torch.nn.Dropout(0.25)
+        for parameter in self.parameters():
+            parameter.data.uniform_(-0.05, 0.05)
+
+    def forward(self, tokens):  # (B, T) -> (B, 2)
+        embedded = self.embeddings(tokens).unsqueeze(1)
+        convs = [torch.relu(conv(embedded)).squeeze(3) for conv in self.convs]
+        pred = torch.cat([c.amax(dim=2) for c in convs], 1)  # max_pool1d over the whole length
+        highway = self.highway(pred)
+        gate = torch.sigmoid(highway)
+        pred = gate * torch.relu(highway) + (1.0 - gate) * pred
+        return self.feature2out(self.dropout(pred))
+
+
+def reference_rewards(generator, discriminator, sentences, rollouts: int, batched: bool):
+    """Q of every prefix. ``batched=False`` is TextGAN-PyTorch's ``ROLLOUT.get_reward``: for
+    each rollout and each prefix length, the prefix re-read from the start, the rest drawn one
+    token at a time, D run on that batch (N x T calls of each). ``batched=True`` is the same
+    networks with our one trick of the rollout: every prefix's N completions drawn as one
+    recurrence of N*(T-1)*B lanes from the teacher-forced states, D run once on all of them."""
+    batch, length = sentences.shape
+    with torch.no_grad():
+        if not batched:
+            rewards = torch.zeros(rollouts * length, batch)
+            index = 0
+            for _ in range(rollouts):
+                for given in range(1, length + 1):
+                    out, hidden = generator(sentences[:, :given], generator.init_hidden(batch))
+                    out = out.view(batch, -1, generator.vocab)[:, -1]
+                    samples = torch.zeros(batch, length, dtype=torch.long)
+                    samples[:, :given] = sentences[:, :given]
+                    for position in range(given, length):
+                        token = torch.multinomial(out.exp(), 1).view(-1)
+                        samples[:, position] = token
+                        out, hidden = generator(token, hidden)
+                    rewards[index] = torch.softmax(discriminator(samples), -1)[:, 1]
+                    index += 1
+            # (their view of the (N*T, B) rows as (B, T, N), kept: it is what they compute)
+            return rewards.view(batch, length, rollouts).mean(-1)
+        width = rollouts * batch
+        samples = sentences.repeat((length - 1) * rollouts, 1)  # block g-1: N*B lanes of prefix g
+        outs = h = c = None
+        for position in range(1, length):
+            # the N*B lanes of prefix length `position` join from its teacher-forced state
+            out, (h_new, c_new) = generator(sentences[:, :position], generator.init_hidden(batch))
+            last = out.view(batch, -1, generator.vocab)[:, -1].repeat(rollouts, 1)
+            h_new, c_new = h_new.repeat(1, rollouts, 1), c_new.repeat(1, rollouts, 1)
+            outs = last if outs is None else torch.cat([outs, last])
+            h = h_new if h is None else torch.cat([h, h_new], dim=1)
+            c = c_new if c is None else torch.cat([c, c_new], dim=1)
+            token = torch.multinomial(outs.exp(), 1).view(-1)
+            samples[: position * width, position] = token
+            if position + 1 < length:
+                outs, (h, c) = generator(token, (h, c))
+        probability = torch.softmax(discriminator(samples), -1)[:, 1]
+        rewards = probability.view(length - 1, rollouts, batch).mean(1).T  # (B, T-1)
+        final = torch.softmax(discriminator(sentences), -1)[:, 1:]
+        return torch.cat([rewards, final], dim=1)
+
+
+def reference_g_step(batch: int, rollouts: int, vocab: int, length: int, batched: bool):
+    """One adversarial G step of TextGAN-PyTorch's SeqGAN (``adv_train_generator``): sample a
+    batch, rewards by ``reference_rewards``, their PG loss, plain Adam (lr 0.01) step."""
+    torch.manual_seed(0)
+    generator = ReferenceGenerator(vocab, 32, 32, length)
+    discriminator = ReferenceDiscriminator(vocab).eval()
+    optimizer = torch.optim.Adam(generator.parameters(), lr=0.01)
+
+    def step():
+        with torch.no_grad():
+            target = generator.sample(batch)
+        inputs = torch.cat([torch.zeros(batch, 1, dtype=torch.long), target[:, :-1]], dim=1)
+        rewards = reference_rewards(generator, discriminator, target, rollouts, batched)
+        loss = generator.pg_loss(inputs, target, rewards)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def our_g_step(batch: int, rollouts: int, vocab: int, length: int):
+    """One adversarial G step of this plugin: sample, batched rollouts (fused sampler), rewards
+    from prefix-shared D windows, the update through the core's optimisation path (clip 5)."""
     from genmm.testing import MiniRun
     from genmm_text.discriminator import CNNDiscriminator
     from genmm_text.generator import LSTMGenerator
@@ -98,31 +238,41 @@ def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int
     generator = LSTMGenerator(vocab, 32, 32, length)
     rollout_model = LSTMGenerator(vocab, 32, 32, length).requires_grad_(False)
     discriminator = CNNDiscriminator(vocab, max_length=length).eval()
-    # the update goes through the core's optimisation path, as in training (clip at 5)
     run = MiniRun({"generator": generator}, {}, lambda: None, clip_grad_norm=5.0)
     run.add_optimizer("generator", default=G_OPTIMIZER)
-    rows = []
-    for repeat in range(repeats + 1):
-        start = time.perf_counter()
-        cpu_start = time.process_time()
+    parts: dict[str, list[float]] = {"rollout_sampling_s": [], "rollout_rewards_s": []}
+
+    def step():
         tokens = generator.sample(batch)
-        sampled = time.perf_counter()
+        started = time.perf_counter()
         completions = rollout_model.rollout(tokens, rollouts)
         rolled = time.perf_counter()
         rewards = discriminator.rollout_rewards(tokens, completions)
-        scored = time.perf_counter()
+        parts["rollout_sampling_s"].append(rolled - started)
+        parts["rollout_rewards_s"].append(time.perf_counter() - rolled)
         run.update("generator", lambda x=tokens, q=rewards: -(generator.log_probs(x) * q).sum())
-        end = time.perf_counter()
-        if repeat:  # the first is a warm-up
-            rows.append(
-                (end - start, rolled - sampled, scored - rolled, time.process_time() - cpu_start)
-            )
-    total, rollout, reward, cpu = (statistics.median(column) for column in zip(*rows))
+
+    return step, parts
+
+
+def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int) -> None:
+    """Ours, TextGAN-PyTorch's algorithm and the same with batched rollouts, interleaved."""
+    from harness import interleaved, report
+
+    ours, parts = our_g_step(batch, rollouts, vocab, length)
+    candidates = {
+        "ours": ours,
+        "reference": reference_g_step(batch, rollouts, vocab, length, batched=False),
+        "reference_batched": reference_g_step(batch, rollouts, vocab, length, batched=True),
+    }
+    stats = interleaved(candidates, repeats=repeats)
     setting = {"batch": batch, "rollouts": rollouts, "vocab": vocab, "length": length}
-    emit(figure="adversarial_g_step_s", value=round(total, 3), **setting)
-    emit(figure="rollout_sampling_s", value=round(rollout, 3), **setting)
-    emit(figure="rollout_rewards_s", value=round(reward, 3), **setting)
-    emit(figure="adversarial_g_step_cpu_s", value=round(cpu, 3), **setting)
+    setting["threads"] = torch.get_num_threads()
+    report("seqgan_adversarial_g_step", stats, "ours", "reference", target=20.0, **setting)
+    report("seqgan_adversarial_g_step_vs_batched", stats, "ours", "reference_batched", **setting)
+    report("seqgan_batched_rollouts_alone", stats, "reference_batched", "reference", **setting)
+    for name, values in parts.items():
+        emit(figure=name, value=round(statistics.median(values[1:]), 3), **setting)
 
 
 DEFAULT_PARAMS = ROOT.parent / "shared" / "data" / "seqgan_oracle_params.npz"
@@ -329,7 +479,7 @@ def main() -> None:
     )
     parser.add_argument("--scale", choices=sorted(SCALES), default="cpu")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--out", default=None, help="run folder of the quality experiment")
     parser.add_argument("--budget-s", type=float, default=None, help="stop training after this")
