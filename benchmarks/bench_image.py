@@ -3,6 +3,8 @@
     python benchmarks/bench_image.py speed             # DCGAN 64x64, batch 64, one D+G step
     python benchmarks/bench_image.py dcgan [--steps N] # dcgan_digits: FD vs the real floor
     python benchmarks/bench_image.py cgan [--steps N]  # cgan_digits: accuracy of asked labels
+    python benchmarks/bench_image.py augment-speed     # StyleGAN2 step with / without ADA
+    python benchmarks/bench_image.py augment-grid      # docs/plugins/image_augment.png
 
 ``speed`` times the real ``core.gan`` step (one D update on real and fake, one G update,
 non-saturating loss, fused Adam) on 2 threads: warm-up steps, then the median of
@@ -18,6 +20,16 @@ quiet machine.
 set's feature network, the floor (real training images to held-out, as many as generated),
 their ratio (target <= 3) and the number of classes the samples cover (target 10); ``cgan``
 the share of samples the classifier reads as their asked label (target >= 0.9).
+
+``augment-speed`` times the ``image.stylegan2`` step of ``recipes/stylegan2_shapes.yaml`` (its
+models and losses built from the recipe, its batch of 32 at 32x32) with the recipe's ADA
+(``image.ada``, bgc, at ``--p``, default 0.5: the cost hardly depends on p once p > 0) and
+without, interleaved step by step (``benchmarks/harness.py``, ``--repeats``, default 7): the
+main step (D and G updates, no lazy term) and the step with the lazy R1 pass, whose
+augmentation is differentiated twice; then the overhead amortised over R1's interval of 16
+(target: at most 15 %). ``augment-grid`` draws real shapes and augmented copies of them: a row
+of originals, rows of ADA at p = 0.2, 0.5, 1.0 and a row of DiffAugment
+(color,translation,cutout), into ``--out`` (default ``docs/plugins/image_augment.png``).
 """
 
 from __future__ import annotations
@@ -217,19 +229,137 @@ def quality_cgan(args: argparse.Namespace) -> None:
         print(json.dumps({"figure": name, "value": round(float(value), 4), **common}), flush=True)
 
 
+def stylegan2_recipe() -> dict:
+    from genmm import recipe as recipes
+
+    return recipes.resolve(ROOT / "recipes" / "stylegan2_shapes.yaml")
+
+
+def augment_speed(args: argparse.Namespace) -> None:
+    import copy
+
+    from genmm.plugins import get_manager
+    from genmm.testing import MiniRun
+    from genmm_image.stylegan2.trainer import StyleGAN2Trainer
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from harness import emit, interleaved, report
+
+    torch.set_num_threads(args.threads)
+    recipe = stylegan2_recipe()
+    registry = get_manager().registry
+    size, batch = recipe["data"]["size"], recipe["phases"]["gan"]["batch_size"]
+    description = {"image_size": size, "channels": 3, "num_classes": 5, "conditional": False}
+    phase = recipe["phases"]["gan"]
+    trainer_keys = ("style_mixing", "ema_kimg", "ema_rampup")
+
+    def build(augmented: bool):
+        torch.manual_seed(0)
+        models = {
+            role: registry.build("models", spec, description=description)
+            for role, spec in recipe["models"].items()
+        }
+        losses = {
+            role: registry.build("losses", spec, description=description)
+            for role, spec in recipe["losses"].items()
+        }
+        if augmented:
+            models["augment"].p.fill_(args.p)
+        real = torch.rand(batch, 3, size, size) * 2 - 1
+        run = MiniRun(
+            models,
+            losses,
+            lambda: {"real": real},
+            batch_size=batch,
+            optimizers=copy.deepcopy(phase["optimizers"]),
+            phase_name="bench",
+        )
+        keys = {key: phase[key] for key in trainer_keys}
+        trainer = StyleGAN2Trainer(augment="augment" if augmented else None, **keys)
+        trainer.setup(run)
+        return trainer, run
+
+    def step(trainer, run, d_steps: int):
+        def call() -> None:  # d_steps 0: the lazy R1 pass is due; 1: it is not
+            trainer.d_steps, trainer.g_steps = d_steps, 1  # no path-length pass in either
+            run.step_once(trainer)
+
+        return call
+
+    pairs = {"ada": build(True), "plain": build(False)}
+    common = {"recipe": "stylegan2_shapes", "batch": batch, "resolution": size, "p": args.p}
+    common["threads"] = torch.get_num_threads()
+    medians = {}
+    for label, d_steps in (("D+G step, no lazy term", 1), ("D+G step with lazy R1", 0)):
+        calls = {name: step(*pair, d_steps) for name, pair in pairs.items()}
+        stats = interleaved(calls, repeats=args.repeats, warmup=1)
+        medians[d_steps] = stats
+        overhead = stats["ada"]["median"] / stats["plain"]["median"] - 1
+        report(
+            f"StyleGAN2 {label} (s), ADA bgc vs none",
+            stats,
+            "ada",
+            "plain",
+            target=round(1 / 1.15, 3),
+            overhead=round(overhead, 3),
+            **common,
+        )
+    every = recipe["losses"]["r1"]["every"]
+
+    def amortised(name: str, statistic: str) -> float:
+        main, r1 = medians[1][name][statistic], medians[0][name][statistic]
+        return ((every - 1) * main + r1) / every
+
+    for statistic in ("median", "min"):
+        overhead = amortised("ada", statistic) / amortised("plain", statistic) - 1
+        emit(
+            figure=f"ADA overhead on the StyleGAN2 step, R1 every {every} amortised ({statistic})",
+            value=round(overhead, 3),
+            target="<= 0.15",
+            met=overhead <= 0.15,
+            repeats=args.repeats,
+            **common,
+        )
+
+
+def augment_grid(args: argparse.Namespace) -> None:
+    from genmm_image.augment import AdaptiveAugment, DiffAugment
+    from genmm_image.data import Shapes
+    from genmm_image.writers import make_grid, save_image
+
+    torch.manual_seed(args.seed)
+    shapes = Shapes(size=32, count=64, rotation=True, held_out=0.0, seed=args.seed)
+    originals = shapes.images[:8].float() / 127.5 - 1
+    rows = [originals]
+    for p in (0.2, 0.5, 1.0):
+        rows.append(AdaptiveAugment(p=p)(originals))
+    rows.append(DiffAugment()(originals))
+    images = torch.cat(rows).clamp(-1, 1)
+    images = images.repeat_interleave(3, dim=2).repeat_interleave(3, dim=3)  # 3x, for people
+    out = save_image(make_grid(images, nrow=8, padding=2, pad_value=255), Path(args.out))
+    print(json.dumps({"figure": "augmentation grid", "path": str(out), "rows": 5}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "dcgan", "cgan"])
+    parser.add_argument("what", choices=["speed", "dcgan", "cgan", "augment-speed", "augment-grid"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="augment-speed: 7 by default")
     parser.add_argument("--train-threads", type=int, default=1, help="dcgan/cgan training")
     parser.add_argument("--evaluate-only", action="store_true", help="reuse an earlier run")
     parser.add_argument("--skip-paper", action="store_true", help="speed: ngf=64 only")
     parser.add_argument("--steps", type=int, default=None, help="cap training (default: recipe)")
+    parser.add_argument("--p", type=float, default=0.5, help="augment-speed: ADA's p")
+    parser.add_argument("--seed", type=int, default=0, help="augment-grid")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "plugins" / "image_augment.png"))
     args = parser.parse_args()
-    {"speed": speed, "dcgan": quality_dcgan, "cgan": quality_cgan}[args.what](args)
+    if args.what == "augment-speed" and "--repeats" not in sys.argv:
+        args.repeats = 7  # the harness's interleaved repeats
+    modes = {"speed": speed, "dcgan": quality_dcgan, "cgan": quality_cgan}
+    modes.update({"augment-speed": augment_speed, "augment-grid": augment_grid})
+    modes[args.what](args)
 
 
 if __name__ == "__main__":

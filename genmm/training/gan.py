@@ -14,7 +14,10 @@ updates of its network, scaled by N, and that network's learning rate and betas 
 by ``c = N / (N + 1)`` (``lazy_adjust``). Subclasses change how fakes are made
 (:meth:`make_fake`) or how D is called (:meth:`discriminate`), or add terms
 (:meth:`extra_discriminator_loss`, :meth:`extra_generator_loss`); they cannot drop the
-recipe's terms.
+recipe's terms. With ``augment: ROLE`` every input of D (reals and fakes, in D's and G's updates
+and in penalties such as R1) first goes through that model, a differentiable augmentation
+(Karras et al. 2020, "Training GANs with Limited Data"), which is shown D's scores of the reals
+after each step (``observe(scores) -> figures to log``) so it can adapt its strength.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class GANTrainer(Trainer):
         ema: float | None = None,
         ema_start: int = 0,
         lazy_adjust: bool = True,
+        augment: str | None = None,
     ) -> None:
         if n_critic < 1:
             raise ValueError("n_critic must be >= 1")
@@ -91,6 +95,7 @@ class GANTrainer(Trainer):
         self.n_critic = n_critic
         self.ema_decay, self.ema_start = ema, ema_start
         self.lazy_adjust = lazy_adjust
+        self.augment_role, self.augment = augment, None
         self.d_steps = 0
         self.g_steps = 0
 
@@ -99,6 +104,14 @@ class GANTrainer(Trainer):
         self.G = run.model(self.generator_role)
         self.D = run.model(self.discriminator_role)
         self.adversarial = run.loss(self.adversarial_role, AdversarialLoss)
+        if self.augment_role is not None:
+            self.augment = run.model(self.augment_role)
+            if not callable(getattr(self.augment, "observe", None)):
+                raise RecipeError(
+                    "an augmentation needs observe(real_scores)",
+                    file=run.recipe_file,
+                    key=f"models.{self.augment_role}",
+                )
         terms = use_losses(run, self.loss_roles, exclude=(self.adversarial_role,))
         for role, term in terms:
             if isinstance(term, AdversarialLoss):
@@ -139,6 +152,10 @@ class GANTrainer(Trainer):
     def discriminate(self, x: Tensor, condition: Any) -> tuple[list[Tensor], list[Tensor]]:
         return discriminate(self.D, x, condition)
 
+    def score(self, x: Tensor, condition: Any) -> tuple[list[Tensor], list[Tensor]]:
+        """What the step asks of D: ``x`` through the augmentation (if any), then discriminate."""
+        return self.discriminate(x if self.augment is None else self.augment(x), condition)
+
     def extra_discriminator_loss(self, context: Context, logs: dict[str, Any]) -> Tensor | None:
         """A subclass's own discriminator term (added after the recipe's)."""
         return None
@@ -177,6 +194,7 @@ class GANTrainer(Trainer):
             raise
 
     def _step(self, run: TrainerRun, logs: dict[str, Any]) -> dict[str, Any]:
+        observed: list[list[Tensor]] = []  # D's scores of each batch of reals
         for critic in range(self.n_critic):
             last, contexts = critic == self.n_critic - 1, []
 
@@ -186,10 +204,11 @@ class GANTrainer(Trainer):
                 with torch.set_grad_enabled(last and not self.fresh_fakes):
                     fake = self.make_fake(run, latent, condition)
                 context = Context(self.G, self.D, real, fake, condition, latent, step=run.step)
-                context.discriminator_call = self.discriminate
-                context.real_scores, context.real_features = self.discriminate(real, condition)
+                context.discriminator_call = self.score
+                context.real_scores, context.real_features = self.score(real, condition)
                 contexts.append(context)
-                fake_scores, _ = self.discriminate(fake.detach(), condition)
+                observed.append([s.detach() for s in context.real_scores])
+                fake_scores, _ = self.score(fake.detach(), condition)
                 return self.discriminator_loss(context, fake_scores, logs)
 
             logs["d_loss"] = run.update(self.discriminator_role, d_compute)
@@ -208,7 +227,7 @@ class GANTrainer(Trainer):
                 if self.fresh_fakes:  # new latents for G's step (StyleGAN2's phases)
                     context.latent = sample_latent(self.G, context.real.shape[0], run.device)
                     context.fake = self.make_fake(run, context.latent, context.condition)
-                context.fake_scores, context.fake_features = self.discriminate(
+                context.fake_scores, context.fake_features = self.score(
                     context.fake, context.condition
                 )
                 return self.generator_loss(context, logs)
@@ -218,6 +237,9 @@ class GANTrainer(Trainer):
             self.g_steps += 1
         finally:
             self.D.requires_grad_(True)
+        if self.augment is not None:  # D's scores of the step's reals, once the step is done
+            for scores in observed:
+                logs.update(self.augment.observe(scores))
         return logs
 
     def _lazy(self, run, role: str, terms, count: int, contexts: list, logs: dict) -> None:

@@ -430,3 +430,11 @@ class ClassMetrics(Metric):
             },
         )
         return figures
+
+
+def fd_floor(features: Features, dataset: Any, reference: Tensor, n: int, seed: int = 0) -> float:
+    """The real-vs-real floor of a Fréchet distance: ``n`` real training images (a subset
+    fixed by ``seed``, whatever the model drew before) against the ``reference`` features."""
+    train = real_features(features, dataset, "train")
+    train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n]]
+    return frechet_distance(*gaussian_statistics(train), *gaussian_statistics(reference))

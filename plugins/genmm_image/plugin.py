@@ -6,6 +6,7 @@ from pathlib import Path
 
 import genmm
 from genmm_image import advanced
+from genmm_image.augment import AdaptiveAugment, DiffAugment
 from genmm_image.conditional import (
     ConcatDiscriminator,
     ConditionalGenerator,
@@ -13,6 +14,7 @@ from genmm_image.conditional import (
 )
 from genmm_image.data import Digits, Folder, Shapes
 from genmm_image.dcgan import DCGANDiscriminator, DCGANGenerator
+from genmm_image.img2img import registrations as img2img
 from genmm_image.metrics import ClassMetrics, FrechetDistance
 from genmm_image.vanilla import MLPDiscriminator, MLPGenerator
 from genmm_image.writers import ImageGridWriter
@@ -24,6 +26,7 @@ def genmm_register_datasets(register):
     register("image.shapes", Shapes, about="procedural shapes at any resolution, all attributes")
     register("image.folder", Folder, about="your own images (png/jpg/webp), recursive")
     advanced.register_datasets(register)
+    img2img.register_datasets(register)
 
 
 @genmm.hookimpl
@@ -37,17 +40,22 @@ def genmm_register_models(register):
     register(
         "image.projection_discriminator", ProjectionDiscriminator, paper="Miyato & Koyama 2018"
     )
+    register("image.ada", AdaptiveAugment, paper="Karras et al. 2020 (ADA), bgc pipeline")
+    register("image.diffaugment", DiffAugment, paper="Zhao et al. 2020 (DiffAugment)")
     advanced.register_models(register)
+    img2img.register_models(register)
 
 
 @genmm.hookimpl
 def genmm_register_losses(register):
     advanced.register_losses(register)
+    img2img.register_losses(register)
 
 
 @genmm.hookimpl
 def genmm_register_trainers(register):
     advanced.register_trainers(register)
+    img2img.register_trainers(register)
 
 
 @genmm.hookimpl
@@ -55,12 +63,14 @@ def genmm_register_metrics(register):
     register("image.fd", FrechetDistance, paper="Heusel et al. 2017; Kynkäänniemi et al. 2019")
     register("image.classes", ClassMetrics, about="class accuracy / coverage by a classifier")
     advanced.register_metrics(register)
+    img2img.register_metrics(register)
 
 
 @genmm.hookimpl
 def genmm_register_writers(register):
     register("image.grid", ImageGridWriter, about="PNG grid; generate --n 64 [--label 7]")
     advanced.register_writers(register)
+    img2img.register_writers(register)
 
 
 @genmm.hookimpl

@@ -14,6 +14,9 @@ losses by role) with StyleGAN2's way of making fakes and its generator EMA:
   its style mixing and saves its running mean ``pl_mean`` with the run;
 * the core corrects each lazily regularised network's Adam for its interval k: lr * c, betas
   ** c, c = k / (k + 1) (appendix B; ``lazy_adjust: false`` turns it off);
+* with ``augment: ROLE`` (StyleGAN2-ADA, Karras et al. 2020b) every image D sees, in both
+  updates and in R1, first goes through that model (``image.ada``: the ``bgc`` pipeline with
+  its strength p adapted from the sign of D's outputs on reals), as the core's ``GANTrainer``;
 * the generator's EMA has a half-life of ``ema_kimg`` thousand images, ramped up to
   ``ema_rampup`` times the images seen (stylegan2-ada-pytorch); this trainer sets the decay
   each step and the core updates the copy after it.
@@ -59,9 +62,15 @@ class StyleGAN2Trainer(GANTrainer):
         ema_kimg: float = 10.0,
         ema_rampup: float | None = None,
         lazy_adjust: bool = True,
+        augment: str | None = None,
     ) -> None:
         super().__init__(
-            generator, discriminator, adversarial, losses=losses, lazy_adjust=lazy_adjust
+            generator,
+            discriminator,
+            adversarial,
+            losses=losses,
+            lazy_adjust=lazy_adjust,
+            augment=augment,
         )
         if not 0.0 <= style_mixing <= 1.0:
             raise ValueError(f"style_mixing is a probability in [0, 1], got {style_mixing}")
