@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/genmm run $(MAIN_RECIPE) $(ARGS)
 
+# two pytest-xdist workers: most of the suite is CLI subprocesses, which overlap well on 2 cores
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Speed figures (minutes); `make bench-quality` trains the recipes at their defaults (hours).
 bench: setup

@@ -5,6 +5,8 @@
     python benchmarks/bench_image.py cgan [--steps N]  # cgan_digits: accuracy of asked labels
     python benchmarks/bench_image.py augment-speed     # StyleGAN2 step with / without ADA
     python benchmarks/bench_image.py augment-grid      # docs/plugins/image_augment.png
+    python benchmarks/bench_image.py quality-table [--recipes a,b] [--max-steps N] [--set K=V]
+    python benchmarks/bench_image.py ada-digits [--max-steps N]   # DCGAN on 10 % of the digits
 
 ``speed`` times the real ``core.gan`` step (one D update on real and fake, one G update,
 non-saturating loss, fused Adam) on 2 threads: warm-up steps, then the median of
@@ -30,6 +32,27 @@ augmentation is differentiated twice; then the overhead amortised over R1's inte
 (target: at most 15 %). ``augment-grid`` draws real shapes and augmented copies of them: a row
 of originals, rows of ADA at p = 0.2, 0.5, 1.0 and a row of DiffAugment
 (color,translation,cutout), into ``--out`` (default ``docs/plugins/image_augment.png``).
+
+``quality-table`` trains each image recipe (``--recipes``, default every shipped one:
+``QUALITY_RECIPES``) at its defaults through the library call ``genmm.train`` in this process
+(``--max-steps`` caps every phase, ``--set KEY=VALUE`` adds recipe overrides; the recipe's own
+evaluations and sample dumps are switched off, on ``--train-threads`` threads), then measures
+every run on one protocol, the one of ``image.fd``: ``--n-samples`` (2,000) samples against the
+held-out images on the data set's feature network: the Fréchet distance, its real-vs-real
+floor (as many real training images, a subset fixed by the seed, against the held-out ones),
+their ratio, KID (Bińkowski et al. 2018: unbiased MMD^2, cubic polynomial kernel, as
+``image.fd``) and its floor, precision / recall (k = 3) and the classes the samples cover (a
+class with at least a tenth of its even share, as ``image.classes``; a conditional generator
+draws uniform labels), with the process CPU minutes of the training (``time.process_time``:
+data set, steps and checkpoints). Into ``--out-dir`` (default ``runs/bench_image_quality``):
+``quality.jsonl`` (one line per recipe, also printed), ``quality.md`` (the table) and
+``<recipe>.png`` (64 samples). ``ada-digits`` is the same protocol for DCGAN (``dcgan_digits``)
+trained on 10 % of the digits (``data.held_out=0.9``: 180 images) with ``image.ada`` (the
+recipe keys of docs/plugins/image.md, ``models.augment={name: image.ada}``,
+``phases.gan.augment=augment``) and without; both are measured against the digits' usual
+held-out fifth and feature network (``held_out: 0.2``, whose held-out images the 10 % never
+holds), with the FD of the 180 training images themselves beside them (``ada.jsonl``,
+``ada.md``, ``dcgan_digits_ada.png``, ``dcgan_digits_plain.png``).
 """
 
 from __future__ import annotations
@@ -229,6 +252,275 @@ def quality_cgan(args: argparse.Namespace) -> None:
         print(json.dumps({"figure": name, "value": round(float(value), 4), **common}), flush=True)
 
 
+# ====================================================================== the quality table
+QUALITY_RECIPES = (
+    "gan_digits",
+    "dcgan_digits",
+    "dcgan_shapes",
+    "cgan_digits",
+    "lsgan_shapes",
+    "wgan_gp_shapes",
+    "infogan_digits",
+    "stylegan2_shapes",
+)
+#: (key of the JSON line, column of the markdown table)
+TABLE_COLUMNS = (
+    ("recipe", "recipe"),
+    ("steps", "steps"),
+    ("fd", "FD"),
+    ("fd_floor", "floor"),
+    ("fd_ratio", "FD / floor"),
+    ("kid", "KID"),
+    ("kid_floor", "KID floor"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("classes_covered", "classes covered"),
+    ("classes", "of"),
+    ("cpu_minutes", "CPU min"),
+    ("grid", "samples"),
+)
+QUIET = ("runtime.progress=false", "eval.every=0", "samples.every=0")
+
+
+def train_for_table(
+    recipe: str,
+    out: Path,
+    max_steps: int | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    threads: int = 1,
+):
+    """``genmm.train`` of a shipped recipe (or a recipe file) into a fresh ``out`` on
+    ``threads`` threads, its evaluations and sample dumps off -> (run, CPU minutes)."""
+    import shutil
+
+    import genmm
+    from genmm.plugins import get_manager
+
+    shutil.rmtree(out, ignore_errors=True)
+    overrides = [*QUIET, f"runtime.threads={threads}", *overrides]
+    manager = get_manager()  # plugins loaded before the clock starts, and what the first
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # Adam imports (torch._dynamo)
+    started = time.process_time()
+    run = genmm.train(recipe, overrides, out=out, max_steps=max_steps, manager=manager)
+    return run, (time.process_time() - started) / 60.0
+
+
+def quality_figures(
+    fake: torch.Tensor,
+    reference: torch.Tensor,
+    train: torch.Tensor,
+    predicted: torch.Tensor,
+    classes: int,
+    *,
+    k: int = 3,
+    min_share: float = 0.1,
+    kid_subset: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Features of generated images, of the held-out reference and of the real training
+    images, and the classes the classifier reads on the generated ones -> the table's figures.
+    The floors take as many training images as there are generated ones (a subset fixed by
+    ``seed``), as ``image.fd``'s ``floor``; KID's random subsets are drawn from ``seed``."""
+    from genmm.metrics import frechet_distance, gaussian_statistics, kernel_inception_distance
+    from genmm_image.metrics import precision_recall
+
+    chosen = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    floor_set = train[chosen[: len(fake)]]
+    statistics_reference = gaussian_statistics(reference)
+    fd = frechet_distance(*gaussian_statistics(fake), *statistics_reference)
+    floor = frechet_distance(*gaussian_statistics(floor_set), *statistics_reference)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        kid = kernel_inception_distance(fake, reference, subset_size=kid_subset)
+        kid_floor = kernel_inception_distance(floor_set, reference, subset_size=kid_subset)
+    size = min(len(fake), len(reference))
+    precision, recall = precision_recall(reference[:size], fake[:size], k)
+    share = torch.bincount(predicted, minlength=classes).double() / max(1, len(predicted))
+    return {
+        "fd": fd,
+        "fd_floor": floor,
+        "fd_ratio": fd / floor if floor > 0 else float("inf"),
+        "kid": kid,
+        "kid_floor": kid_floor,
+        "precision": precision,
+        "recall": recall,
+        "classes_covered": int((share >= min_share / classes).sum()),
+        "classes": classes,
+    }
+
+
+def evaluate_for_table(
+    run, n_samples: int = 2000, dataset=None, feature_steps: int = 600, seed: int = 0
+) -> tuple[dict[str, float], dict]:
+    """``n_samples`` samples of a trained run measured against ``dataset`` (default: the run's
+    own) -> (figures of :func:`quality_figures`, provenance)."""
+    from genmm_image.metrics import feature_network, generated_images, real_features
+
+    dataset = run.dataset if dataset is None else dataset
+    features = feature_network(dataset, feature_steps)
+    reference = real_features(features, dataset, "held_out")
+    train = real_features(features, dataset, "train")
+    with run.evaluating(seed=seed):
+        images = generated_images(run, n_samples)
+    fake, predicted = features(images), features.predict(images)
+    figures = quality_figures(fake, reference, train, predicted, dataset.num_classes, seed=seed)
+    provenance = {
+        "feature_hash": features.hash,
+        "n_samples": n_samples,
+        "n_reference": len(reference),
+        "n_train": len(train),
+        "data": dataset.registered_name,
+        "image_size": dataset.image_size,
+    }
+    return figures, provenance
+
+
+def sample_grid(run, path: Path, n: int = 64, seed: int = 0) -> Path:
+    """``n`` samples in an 8-wide png grid, each image enlarged to at least 32 pixels."""
+    from genmm_image.writers import make_grid, save_image
+
+    with run.evaluating(seed=seed):
+        images = run.sample(n).float().cpu()
+    scale = max(1, 32 // images.shape[-1])
+    images = images.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+    return save_image(make_grid(images, nrow=8, padding=2, pad_value=255), path)
+
+
+def table_row(name: str, run, figures: dict, provenance: dict, cpu_minutes: float, grid: Path):
+    """One JSON line of the table: every column of ``TABLE_COLUMNS`` and the provenance."""
+    row = {"recipe": name, "steps": run.step, **figures, "cpu_minutes": cpu_minutes}
+    row["grid"] = grid.name
+    return {**{key: row[key] for key, _ in TABLE_COLUMNS}, "provenance": provenance}
+
+
+def markdown_table(rows: list[dict], columns=TABLE_COLUMNS) -> str:
+    """The rows as a markdown table; floats to 4 significant figures, grids as images."""
+
+    def cell(key: str, value) -> str:
+        if key == "grid":
+            return f"![{value}]({value})"
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value)
+
+    lines = ["| " + " | ".join(title for _, title in columns) + " |"]
+    lines.append("|" + "---|" * len(columns))
+    for row in rows:
+        lines.append("| " + " | ".join(cell(key, row[key]) for key, _ in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def emit_row(row: dict, handle) -> None:
+    line = json.dumps(row)
+    print(line, flush=True)
+    handle.write(line + "\n")
+    handle.flush()
+
+
+def quality_table(args: argparse.Namespace) -> list[dict]:
+    names = [r.strip() for r in args.recipes.split(",") if r.strip()] if args.recipes else None
+    names = names or list(QUALITY_RECIPES)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with open(out_dir / "quality.jsonl", "w", encoding="utf-8") as handle:
+        for name in names:
+            stem = Path(name).stem
+            run, minutes = train_for_table(
+                name, out_dir / "runs" / stem, args.steps, args.set or [], args.train_threads
+            )
+            torch.set_num_threads(args.train_threads)
+            figures, provenance = evaluate_for_table(run, args.n_samples, None, args.feature_steps)
+            grid = sample_grid(run, out_dir / f"{stem}.png")
+            row = table_row(stem, run, figures, provenance, minutes, grid)
+            emit_row(row, handle)
+            rows.append(row)
+            run.close()
+    (out_dir / "quality.md").write_text(markdown_table(rows), encoding="utf-8")
+    return rows
+
+
+ADA_COLUMNS = (
+    ("recipe", "run"),
+    ("steps", "steps"),
+    ("fd", "FD"),
+    ("fd_floor", "floor"),
+    ("fd_ratio", "FD / floor"),
+    ("fd_train_subset", "FD of the 180 training images"),
+    ("kid", "KID"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("classes_covered", "classes covered"),
+    ("augment_p", "ADA p at the end"),
+    ("cpu_minutes", "CPU min"),
+    ("grid", "samples"),
+)
+
+
+def ada_digits(args: argparse.Namespace) -> list[dict]:
+    """DCGAN on 10 % of the digits with and without ADA, measured against the usual held-out
+    fifth of the digits (see the module docstring)."""
+    from genmm.metrics import frechet_distance, gaussian_statistics
+    from genmm_image.data import split_indices
+    from genmm_image.metrics import feature_network, real_features
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    small = ["data.held_out=0.9", *(args.set or [])]
+    arms = {
+        "plain": small,
+        "ada": [*small, "models.augment={name: image.ada}", "phases.gan.augment=augment"],
+    }
+    rows = []
+    with open(out_dir / "ada.jsonl", "w", encoding="utf-8") as handle:
+        for arm, overrides in arms.items():
+            run, minutes = train_for_table(
+                "dcgan_digits", out_dir / "runs" / f"ada_{arm}", args.steps, overrides,
+                args.train_threads,
+            )  # fmt: skip
+            torch.set_num_threads(args.train_threads)
+            data = {**run.recipe["data"], "held_out": 0.2}
+            seed = int(run.recipe["seed"])
+            reference_data = run.registry.build("datasets", data, seed=seed)
+            count = len(reference_data) + len(reference_data.held_out_set())
+            trained_on = split_indices(count, run.dataset.arguments["held_out"], seed, "train")
+            held = split_indices(count, 0.2, seed, "held_out")
+            if set(trained_on.tolist()) & set(held.tolist()):  # one permutation: never
+                raise RuntimeError("the 10 % training digits overlap the held-out fifth")
+            figures, provenance = evaluate_for_table(
+                run, args.n_samples, reference_data, args.feature_steps
+            )
+            features = feature_network(reference_data, args.feature_steps)
+            reference = real_features(features, reference_data, "held_out")
+            subset = features(run.dataset.all_images())
+            figures["fd_train_subset"] = frechet_distance(
+                *gaussian_statistics(subset), *gaussian_statistics(reference)
+            )
+            augment = run.models.get("augment")
+            figures["augment_p"] = float(augment.p) if augment is not None else None
+            provenance["n_trained_on"] = len(run.dataset)
+            grid = sample_grid(run, out_dir / f"dcgan_digits_{arm}.png")
+            row = {"recipe": f"dcgan_digits 10 % {arm}", "steps": run.step, **figures}
+            row.update(cpu_minutes=minutes, grid=grid.name)
+            row = {**{key: row[key] for key, _ in ADA_COLUMNS}, "provenance": provenance}
+            emit_row(row, handle)
+            rows.append(row)
+            run.close()
+        plain, ada = rows
+        verdict = {
+            "figure": "DCGAN on 10 % of the digits: FD with ADA < FD without (target)",
+            "fd_ada": ada["fd"],
+            "fd_plain": plain["fd"],
+            "met": ada["fd"] < plain["fd"],
+            "steps": ada["steps"],
+        }
+        emit_row(verdict, handle)
+    (out_dir / "ada.md").write_text(markdown_table(rows, ADA_COLUMNS), encoding="utf-8")
+    return rows
+
+
 def stylegan2_recipe() -> dict:
     from genmm import recipe as recipes
 
@@ -342,15 +634,23 @@ def augment_grid(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "dcgan", "cgan", "augment-speed", "augment-grid"])
+    modes = ["speed", "dcgan", "cgan", "augment-speed", "augment-grid", "quality-table"]
+    parser.add_argument("what", choices=[*modes, "ada-digits"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5, help="augment-speed: 7 by default")
-    parser.add_argument("--train-threads", type=int, default=1, help="dcgan/cgan training")
+    parser.add_argument("--train-threads", type=int, default=1, help="training modes")
     parser.add_argument("--evaluate-only", action="store_true", help="reuse an earlier run")
     parser.add_argument("--skip-paper", action="store_true", help="speed: ngf=64 only")
-    parser.add_argument("--steps", type=int, default=None, help="cap training (default: recipe)")
+    parser.add_argument(
+        "--steps", "--max-steps", type=int, default=None, help="cap training (default: recipe)"
+    )
+    parser.add_argument("--recipes", default=None, help="quality-table: a,b,... (default: all)")
+    parser.add_argument("--set", action="append", help="quality-table/ada-digits: KEY=VALUE")
+    parser.add_argument("--n-samples", type=int, default=2000, help="quality-table/ada-digits")
+    parser.add_argument("--feature-steps", type=int, default=600, help="the feature network's")
+    parser.add_argument("--out-dir", default=str(ROOT / "runs" / "bench_image_quality"))
     parser.add_argument("--p", type=float, default=0.5, help="augment-speed: ADA's p")
     parser.add_argument("--seed", type=int, default=0, help="augment-grid")
     parser.add_argument("--out", default=str(ROOT / "docs" / "plugins" / "image_augment.png"))
@@ -359,6 +659,7 @@ def main() -> None:
         args.repeats = 7  # the harness's interleaved repeats
     modes = {"speed": speed, "dcgan": quality_dcgan, "cgan": quality_cgan}
     modes.update({"augment-speed": augment_speed, "augment-grid": augment_grid})
+    modes.update({"quality-table": quality_table, "ada-digits": ada_digits})
     modes[args.what](args)
 
 

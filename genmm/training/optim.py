@@ -29,8 +29,8 @@ OPTIMIZERS = {
 }
 SCHEDULES = {
     "constant": (),
-    "linear": ("final",),
-    "cosine": ("final",),
+    "linear": ("final", "hold"),
+    "cosine": ("final", "hold"),
     "step": ("every", "gamma"),
     "exponential": ("gamma",),
 }
@@ -96,14 +96,17 @@ def build_optimizer(
 def build_schedule(
     optimizer: torch.optim.Optimizer, spec: dict[str, Any] | None, total_steps: int, key: str
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """``{name: constant | linear | cosine | step | exponential, ...}``; stepped once per step."""
+    """``{name: constant | linear | cosine | step | exponential, ...}``; stepped once per step.
+    ``hold: N`` keeps a linear or cosine decay at the full rate for the first N steps and decays
+    over the rest (CycleGAN's constant rate, then linear decay to zero)."""
     spec = dict(spec or {"name": "constant"})
     check_schedule(spec, file=None, key=key)
     name, warmup = spec.get("name", "constant"), int(spec.get("warmup", 0))
     total, final = max(1, total_steps), float(spec.get("final", 0.0))
+    hold = min(int(spec.get("hold", 0)), total - 1)
 
     def shape(step: int) -> float:
-        progress = min(step, total) / total
+        progress = min(max(step - hold, 0), total - hold) / (total - hold)
         if name == "linear":
             return 1.0 - (1.0 - final) * progress
         if name == "cosine":

@@ -36,6 +36,8 @@ from genmm.errors import DataError
 log = logging.getLogger(__name__)
 
 VOICES = ["en-us", "en-us+f3", "en-us+m3", "en-us+f2"]
+#: language names people use that espeak-ng's voice files spell otherwise (``en-gb`` is ``en``)
+ESPEAK_ALIASES = {"en-gb": "en"}
 PHONEME_EVENT, LIST_TERMINATED = 7, 0
 SYNCHRONOUS, PHONEME_EVENTS, POS_CHARACTER = 2, 1, 1
 RATE, PITCH = 1, 3
@@ -222,8 +224,10 @@ class Espeak:
         self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50
     ) -> tuple[np.ndarray, list[tuple[int, str]]]:
         """``text`` -> (int16 samples at ``sample_rate``, [(start sample, phoneme), ...])."""
-        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise DataError(f"espeak-ng has no voice '{voice}' (try en-us, en-us+f3, en-us+m3)")
+        if self.lib.espeak_SetVoiceByName(espeak_voice_name(voice).encode()) != 0:
+            raise DataError(
+                f"espeak-ng has no voice '{voice}' (try en-us, en-gb, en-us+f3, en-us+m3)"
+            )
         self.lib.espeak_SetParameter(RATE, rate, 0)
         self.lib.espeak_SetParameter(PITCH, pitch, 0)
         self._chunks, self._phonemes = [], []
@@ -232,6 +236,43 @@ class Espeak:
         self.lib.espeak_Synchronize()
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         return audio, list(self._phonemes)
+
+    def phonemes(self, text: str, voice: str = "en-us") -> list[str]:
+        """The phoneme names of ``text`` read by ``voice``: the PHONEME events of a synthesis
+        whose audio is dropped, so the names (stress marks, the ``_:`` pause of a clause's end,
+        the ``_`` clause boundary) are exactly those the corpus's ``.phonemes.tsv`` holds."""
+        _, events = self.synthesize(text, voice)
+        return [name for _, name in events]
+
+
+def espeak_voice_name(voice: str) -> str:
+    """The name espeak-ng's ``SetVoiceByName`` knows: ``en-gb+f3`` -> ``en+f3``."""
+    language, plus, variant = voice.partition("+")
+    return ESPEAK_ALIASES.get(language, language) + plus + variant
+
+
+def voice_of(index: int, voices: list[str]) -> str:
+    """The voice utterance ``index`` of a render is spoken in (the voices in turn)."""
+    return voices[index % len(voices)]
+
+
+def corpus_voices(root: str | Path) -> dict[str, str] | None:
+    """Utterance id -> voice of a corpus :func:`render_corpus` wrote (from its ``corpus.json``
+    and the ids' indices, by :func:`voice_of`); None for a folder it did not write."""
+    manifest = Path(root) / "corpus.json"
+    if not manifest.exists():
+        return None
+    try:
+        voices = list(json.loads(manifest.read_text(encoding="utf-8"))["voices"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
+    table = {}
+    for line in (Path(root) / "metadata.csv").read_text(encoding="utf-8").splitlines():
+        name = line.split("|", 1)[0]
+        match = re.fullmatch(r"ES\d+-(\d+)", name)
+        if match:
+            table[name] = voice_of(int(match.group(1)), voices)
+    return table
 
 
 def render_corpus(
@@ -260,7 +301,7 @@ def render_corpus(
     engine = Espeak.get()
     rows = []
     for index, text in enumerate(texts):
-        voice = voices[index % len(voices)]
+        voice = voice_of(index, voices)
         rate, pitch = rng.randint(150, 190), rng.randint(35, 65)  # speaker variety
         name = f"ES{seed:03d}-{index:05d}"
         path = wavs / f"{name}.wav"

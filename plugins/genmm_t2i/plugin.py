@@ -11,6 +11,7 @@ from genmm_t2i.attngan import (
     AttnGANTrainer,
     MatchingBCELoss,
 )
+from genmm_t2i.attributes import AttributeAccuracy
 from genmm_t2i.damsm import DAMSMTrainer, ImageEncoder
 from genmm_t2i.data import CaptionedFolder, CaptionedShapes
 from genmm_t2i.dfgan import (
@@ -61,6 +62,11 @@ def genmm_register_trainers(register):
 @genmm.hookimpl
 def genmm_register_metrics(register):
     register("t2i.r_precision", RPrecision, paper=f"{ATTNGAN}, R-precision")
+    register(
+        "t2i.attributes",
+        AttributeAccuracy,
+        about="attribute accuracy by a scene classifier, and FD on its features with the floor",
+    )
 
 
 @genmm.hookimpl

@@ -1,4 +1,6 @@
-"""Figures of paired image-to-image translation, on the held-out pairs.
+"""Figures of image-to-image translation, on the held-out data; each beside its baseline.
+
+``image.psnr_ssim`` (paired translation, pix2pix):
 
 * PSNR: 10 log10(1 / MSE) of images in [0, 1], per image, averaged.
 * SSIM (Wang, Bovik, Sheikh & Simoncelli 2004, "Image Quality Assessment: From Error
@@ -11,6 +13,9 @@
 * FD: the Fréchet distance of the outputs to the held-out targets on the image plugin's
   feature network (``image.fd``'s features), beside its real-vs-real floor (real training
   targets, as many as generated, to the held-out ones).
+
+``image.cycle_metrics`` (CycleGAN), ``image.sr_metrics`` (SRGAN) and
+``image.inpaint_metrics`` (image completion) are documented on their classes below.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from torch import Tensor
 
 from genmm.errors import DataError
 from genmm.metrics import Metric, frechet_distance, gaussian_statistics
+from genmm_image.data import ImageDataset
+from genmm_image.img2img.data import upsample_bicubic
 from genmm_image.metrics import fd_floor, feature_network, real_features, record
 
 if TYPE_CHECKING:
@@ -76,12 +83,13 @@ def ssim(
     return index.flatten(1).mean(1)
 
 
-def translate(run: Run, inputs: Tensor, chunk: int = 64) -> Tensor:
+def translate(run: Run, inputs: Tensor, chunk: int = 64, role: str = "generator") -> Tensor:
     """The sampling generator's outputs for ``inputs`` (in chunks) as CPU float images."""
-    parts = [
-        run.sample(len(inputs[i : i + chunk]), condition=inputs[i : i + chunk]).float().cpu()
-        for i in range(0, len(inputs), chunk)
-    ]
+    parts = []
+    with run.evaluating(seed=0):
+        for i in range(0, len(inputs), chunk):
+            part = inputs[i : i + chunk].to(run.device)
+            parts.append(run.sample(len(part), condition=part, role=role).float().cpu())
     return torch.cat(parts)
 
 
@@ -122,4 +130,215 @@ class PairedMetrics(Metric):
             figures["fd_floor"] = fd_floor(features, dataset, reference, count)
             provenance.update(feature_hash=features.hash, n_reference=len(reference))
         record(run, "image.psnr_ssim", figures, provenance)
+        return figures
+
+
+def unit(images: Tensor) -> Tensor:
+    """[-1, 1] -> [0, 1], clamped."""
+    return (images.clamp(-1, 1) + 1) / 2
+
+
+def frechet_beside_floor(dataset, outputs: dict[str, Tensor], feature_steps: int) -> dict:
+    """The Fréchet distance of each set of ``outputs`` to the held-out images of ``dataset`` on
+    its feature network, and the real-vs-real floor (as many training images)."""
+    features = feature_network(dataset, feature_steps)
+    reference = real_features(features, dataset, "held_out")
+    figures = {
+        name: frechet_distance(*gaussian_statistics(features(images)),
+                               *gaussian_statistics(reference))
+        for name, images in outputs.items()
+    }  # fmt: skip
+    count = len(next(iter(outputs.values())))
+    figures["fd_floor"] = fd_floor(features, dataset, reference, count)
+    return figures, {"feature_hash": features.hash, "n_reference": len(reference)}
+
+
+# ====================================================================== CycleGAN
+class DomainView(ImageDataset):
+    """The training images of both domains of an unpaired data set, labelled by domain (A 0,
+    B 1): what the domain classifier (the image plugin's feature network) is trained on."""
+
+    registered_name = "image.domains_of"
+
+    def __init__(self, dataset) -> None:
+        super().__init__(conditional=False, split="train")
+        train = dataset if dataset.split == "train" else dataset.other_split("train")
+        self.arguments = {**train.arguments, "view": f"domains of {train.registered_name}"}
+        self.images = torch.cat([train.inputs, train.images])
+        self.labels = torch.cat(
+            [torch.zeros(len(train.inputs)), torch.ones(len(train.images))]
+        ).long()
+        self.class_names = ["A", "B"]
+
+
+class CycleMetrics(Metric):
+    """CycleGAN's figures on the first ``n_samples`` held-out images of each domain:
+
+    * ``share_ab`` / ``share_ba``: the share of G(a) that a domain classifier (the image
+      plugin's feature network trained ``classifier_steps`` steps to tell the training images
+      of A from those of B) assigns to B, and of F(b) assigned to A; beside ``share_real``, its
+      accuracy on the held-out real images (the ceiling), and ``share_untranslated``, the share
+      of the inputs themselves assigned to the other domain (the floor);
+    * ``cycle_psnr_a`` / ``cycle_psnr_b``: PSNR of F(G(a)) against a and G(F(b)) against b;
+    * ``fd_ab``: the Fréchet distance of G(a) to the held-out B images on the data set's
+      feature network, beside ``fd_untranslated`` (the inputs a themselves) and ``fd_floor``;
+    * on held-out data with both renderings of each scene (``image.two_domains``):
+      ``psnr_ab`` / ``psnr_ba`` against the other rendering, and ``psnr_untranslated``.
+    """
+
+    def __init__(
+        self, n_samples: int = 500, fd: bool = True, feature_steps: int = 600,
+        classifier_steps: int = 300,
+    ) -> None:  # fmt: skip
+        if n_samples < 1:
+            raise ValueError("n_samples must be >= 1")
+        self.n_samples, self.fd = n_samples, fd
+        self.feature_steps, self.classifier_steps = feature_steps, classifier_steps
+
+    def __call__(self, run: Run) -> dict[str, float]:
+        dataset = run.dataset
+        if dataset is None or not hasattr(dataset, "input_labels"):
+            raise DataError("image.cycle_metrics needs unpaired data (image.two_domains, "
+                            "image.unpaired_folder)")  # fmt: skip
+        held_out = dataset.held_out_set()
+        count = min(self.n_samples, len(held_out.inputs), len(held_out.images))
+        a, b = held_out.all_inputs()[:count], held_out.all_images()[:count]
+        fake_b = translate(run, a, role="generator")
+        fake_a = translate(run, b, role="generator_ba")
+        cycle_a = translate(run, fake_b, role="generator_ba")
+        cycle_b = translate(run, fake_a, role="generator")
+        classifier = feature_network(DomainView(dataset), self.classifier_steps)
+        real_share = torch.cat([classifier.predict(a) == 0, classifier.predict(b) == 1])
+        untranslated = torch.cat([classifier.predict(a) == 1, classifier.predict(b) == 0])
+        figures = {
+            "share_ab": float((classifier.predict(fake_b) == 1).double().mean()),
+            "share_ba": float((classifier.predict(fake_a) == 0).double().mean()),
+            "share_real": float(real_share.double().mean()),
+            "share_untranslated": float(untranslated.double().mean()),
+            "cycle_psnr_a": float(psnr(unit(cycle_a), unit(a)).mean()),
+            "cycle_psnr_b": float(psnr(unit(cycle_b), unit(b)).mean()),
+        }
+        if getattr(held_out, "paired", False):
+            figures["psnr_ab"] = float(psnr(unit(fake_b), unit(b)).mean())
+            figures["psnr_ba"] = float(psnr(unit(fake_a), unit(a)).mean())
+            figures["psnr_untranslated"] = float(psnr(unit(a), unit(b)).mean())
+        provenance = {"n_samples": count, "classifier_hash": classifier.hash}
+        if self.fd:
+            distances, more = frechet_beside_floor(
+                dataset, {"fd_ab": fake_b, "fd_untranslated": a}, self.feature_steps
+            )
+            figures.update(distances)
+            provenance.update(more)
+        record(run, "image.cycle_metrics", figures, provenance)
+        return figures
+
+
+# ====================================================================== super-resolution
+class SRMetrics(Metric):
+    """Super-resolution on the first ``n_samples`` held-out pairs, against bicubic upsampling
+    of the same low-resolution inputs: ``psnr`` / ``ssim`` (RGB, whole image, [0, 1]) of the
+    generator's output and ``psnr_bicubic`` / ``ssim_bicubic``; with ``fd: true`` ``fd`` and
+    ``fd_bicubic`` to all held-out HR images on the data set's feature network (trained on the
+    HR images), beside ``fd_floor``."""
+
+    def __init__(self, n_samples: int = 500, fd: bool = True, feature_steps: int = 600) -> None:
+        if n_samples < 1:
+            raise ValueError("n_samples must be >= 1")
+        self.n_samples, self.fd, self.feature_steps = n_samples, fd, feature_steps
+
+    def __call__(self, run: Run) -> dict[str, float]:
+        dataset = run.dataset
+        if dataset is None or "factor" not in dataset.arguments:
+            raise DataError("image.sr_metrics needs super-resolution pairs (image.sr_pairs)")
+        held_out = dataset.held_out_set()
+        count = min(self.n_samples, len(held_out))
+        low, high = held_out.all_inputs()[:count], held_out.all_images()[:count]
+        outputs = translate(run, low).clamp(-1, 1)
+        bicubic = upsample_bicubic(low, dataset.arguments["factor"])
+        figures = {
+            "psnr": float(psnr(unit(outputs), unit(high)).mean()),
+            "psnr_bicubic": float(psnr(unit(bicubic), unit(high)).mean()),
+            "ssim": float(ssim(unit(outputs), unit(high)).mean()),
+            "ssim_bicubic": float(ssim(unit(bicubic), unit(high)).mean()),
+        }
+        provenance = {"n_samples": count, "factor": dataset.arguments["factor"]}
+        if self.fd:
+            distances, more = frechet_beside_floor(
+                dataset, {"fd": outputs, "fd_bicubic": bicubic}, self.feature_steps
+            )
+            figures.update(distances)
+            provenance.update(more)
+        record(run, "image.sr_metrics", figures, provenance)
+        return figures
+
+
+# ====================================================================== inpainting
+def diffusion_fill(images: Tensor, masks: Tensor, smoothing: int = 100) -> Tensor:
+    """A non-learned completion: the hole filled from its border inwards, ring by ring, each
+    new pixel the mean of its known 8-neighbours (a nearest-colour fill), then ``smoothing``
+    Jacobi steps of the heat equation inside the hole (its border fixed: a harmonic
+    interpolation). Images (N, C, S, S) in [-1, 1], masks (N, 1, S, S), 1 in the hole."""
+    known = 1 - masks
+    filled = images * known
+    channels = images.shape[1]
+    ring = torch.ones(channels + 1, 1, 3, 3, dtype=images.dtype)
+    for _ in range(images.shape[-1]):  # at most S rings
+        if bool((known > 0).all()):
+            break
+        sums = F.conv2d(torch.cat([filled * known, known], 1), ring, padding=1, groups=channels + 1)
+        colour_sum, weight = sums[:, :channels], sums[:, channels:]
+        new = (known == 0) & (weight > 0)
+        filled = torch.where(new, colour_sum / weight.clamp_min(1), filled)
+        known = torch.where(new, torch.ones_like(known), known)
+    cross = torch.tensor([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], dtype=images.dtype)
+    cross = cross.expand(channels, 1, 3, 3).contiguous()
+    for _ in range(smoothing):
+        average = F.conv2d(F.pad(filled, (1, 1, 1, 1), mode="replicate"), cross, groups=channels)
+        filled = images * (1 - masks) + average * masks
+    return filled
+
+
+def hole_psnr(outputs: Tensor, targets: Tensor, masks: Tensor) -> Tensor:
+    """PSNR in dB inside each hole only (images in [-1, 1] compared on [0, 1]) -> (N,)."""
+    error = (unit(outputs).double() - unit(targets).double()).pow(2) * masks.double()
+    values = (masks.double().flatten(1).sum(1) * outputs.shape[1]).clamp_min(1)
+    return 10 * torch.log10(1 / (error.flatten(1).sum(1) / values).clamp_min(1e-20))
+
+
+class InpaintMetrics(Metric):
+    """Image completion on the first ``n_samples`` held-out images with their fixed masks:
+    ``psnr_hole`` (PSNR inside the hole) of the completion network against ``psnr_hole_fill``
+    of :func:`diffusion_fill` (non-learned); ``outside_change``, the largest change of a
+    pixel outside the hole (0: the input is kept there); with ``fd: true`` ``fd`` and
+    ``fd_fill`` of the completed images to all held-out images, beside ``fd_floor``."""
+
+    def __init__(self, n_samples: int = 500, fd: bool = True, feature_steps: int = 600) -> None:
+        if n_samples < 1:
+            raise ValueError("n_samples must be >= 1")
+        self.n_samples, self.fd, self.feature_steps = n_samples, fd, feature_steps
+
+    def __call__(self, run: Run) -> dict[str, float]:
+        dataset = run.dataset
+        if dataset is None or not hasattr(dataset, "masks"):
+            raise DataError("image.inpaint_metrics needs masked images (image.masked)")
+        held_out = dataset.held_out_set()
+        count = min(self.n_samples, len(held_out))
+        images, masks = held_out.all_images()[:count], held_out.masks[:count].float()
+        inputs = held_out.fill(images, masks)
+        outputs = translate(run, inputs).clamp(-1, 1)
+        filled = diffusion_fill(images, masks)
+        outside = ((outputs - images).abs() * (1 - masks)).amax()
+        figures = {
+            "psnr_hole": float(hole_psnr(outputs, images, masks).mean()),
+            "psnr_hole_fill": float(hole_psnr(filled, images, masks).mean()),
+            "outside_change": float(outside),
+        }
+        provenance = {"n_samples": count, "hole_share": float(masks.mean())}
+        if self.fd:
+            distances, more = frechet_beside_floor(
+                dataset, {"fd": outputs, "fd_fill": filled}, self.feature_steps
+            )
+            figures.update(distances)
+            provenance.update(more)
+        record(run, "image.inpaint_metrics", figures, provenance)
         return figures
