@@ -2,6 +2,7 @@
 
     python benchmarks/bench_toy.py            # recipes/toy_ring.yaml at its defaults
     python benchmarks/bench_toy.py toy_grid   # any toy recipe
+    python benchmarks/bench_toy.py toy_ring runtime.threads=1   # recipe overrides after the name
 
 Trains the shipped recipe at its default settings through the real CLI (``genmm run``, into a
 temporary folder), then prints the last evaluation of ``toy.modes`` (modes covered and the
@@ -22,14 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(name: str = "toy_ring") -> None:
+def main(name: str = "toy_ring", *overrides: str) -> None:
     recipe = ROOT / "recipes" / f"{name}.yaml"
     with tempfile.TemporaryDirectory(prefix="genmm-bench-toy-") as folder:
         out = Path(folder) / name
         command = [sys.executable, "-m", "genmm.cli", "run", str(recipe), "--out", str(out)]
         started = time.perf_counter()
         done = subprocess.run(
-            [*command, "runtime.progress=false"], capture_output=True, text=True, check=False
+            [*command, "runtime.progress=false", *overrides],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         seconds = time.perf_counter() - started
         if done.returncode != 0:
@@ -43,4 +47,4 @@ def main(name: str = "toy_ring") -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(*sys.argv[1:])
