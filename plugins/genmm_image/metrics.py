@@ -22,8 +22,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,6 +31,7 @@ from torch import Tensor, nn
 
 from genmm.errors import DataError, RecipeError
 from genmm.metrics import Metric, frechet_distance, gaussian_statistics, kernel_inception_distance
+from genmm.metrics.cache import cached_network, weights_hash
 from genmm.training import Optimization
 
 if TYPE_CHECKING:
@@ -41,11 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FEATURE_SIZE = 32  # the feature network sees every image at 32x32
-
-
-def cache_dir() -> Path:
-    """``$GENMM_CACHE`` or ``~/.cache/genmm``."""
-    return Path(os.environ.get("GENMM_CACHE") or Path.home() / ".cache" / "genmm")
 
 
 # ====================================================================== feature network
@@ -126,14 +120,6 @@ def train_feature_network(
     return network.eval().requires_grad_(False)
 
 
-def weights_hash(module: nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, value in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
-
-
 class Features:
     """A feature extractor with its provenance: ``name``, ``hash``, ``classifier`` or None."""
 
@@ -176,35 +162,20 @@ def feature_network(dataset: Any, steps: int = 600) -> Features:
     key = f"{dataset.registered_name.replace('.', '-')}-{dataset.identity()}-s{steps}"
     if key in _NETWORKS:
         return _NETWORKS[key]
-    from safetensors.torch import load_file, save_file
-
     train = dataset if dataset.split == "train" else dataset.other_split("train")
-    network = FeatureNetwork(train.channels, max(2, train.num_classes))
-    path = cache_dir() / "image-features" / f"{key}.safetensors"
-    loaded = False
-    if path.exists():
-        try:
-            network.load_state_dict(load_file(path))
-            network.eval().requires_grad_(False)
-            loaded = True
-        except Exception as error:  # a damaged cache file is rebuilt
-            log.warning("rebuilding the feature network cache %s: %s", path, error)
-    if not loaded:
-        started = time.perf_counter()
-        network = train_feature_network(
+    network, path = cached_network(
+        "image-features",
+        key,
+        FeatureNetwork(train.channels, max(2, train.num_classes)),
+        lambda: train_feature_network(
             train.all_images(),
             train.labels,
             max(2, train.num_classes),
             steps,
             seed=int(dataset.arguments.get("seed", 0)),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".tmp{os.getpid()}")
-        save_file({k: v.contiguous() for k, v in network.state_dict().items()}, temporary)
-        temporary.replace(path)
-        log.info(
-            "trained the image feature network in %.1fs -> %s", time.perf_counter() - started, path
-        )
+        ),
+        "image feature network",
+    )
     _NETWORKS[key] = Features(network, str(path), "classifier")
     return _NETWORKS[key]
 

@@ -67,9 +67,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -78,6 +75,7 @@ from torch import Tensor, nn
 
 from genmm.errors import DataError
 from genmm.metrics import Metric, frechet_distance, gaussian_statistics
+from genmm.metrics.cache import cached_network, weights_hash
 from genmm.training import Optimization
 from genmm_t2i.data import COLOURS, RELATIONS, SHAPES, SIZES, CaptionedShapes, words_of
 from genmm_t2i.writers import sample_images
@@ -260,19 +258,6 @@ def train_attribute_classifier(
     return network.eval().requires_grad_(False)
 
 
-def weights_hash(module: nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, value in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
-
-
-def cache_dir() -> Path:
-    """``$GENMM_CACHE`` or ``~/.cache/genmm``."""
-    return Path(os.environ.get("GENMM_CACHE") or Path.home() / ".cache" / "genmm")
-
-
 class Reader:
     """The trained classifier with its provenance: ``features`` and ``read`` in chunks."""
 
@@ -339,32 +324,16 @@ def attribute_reader(
     name = f"attributes-{digest}-s{steps}"
     if name in _READERS:
         return _READERS[name]
-    from safetensors.torch import load_file, save_file
 
-    path = cache_dir() / "t2i-attributes" / f"{name}.safetensors"
-    network = AttributeClassifier(size, width)
-    loaded = False
-    if path.exists():
-        try:
-            network.load_state_dict(load_file(path))
-            network.eval().requires_grad_(False)
-            loaded = True
-        except Exception as error:  # a damaged cache file is rebuilt
-            log.warning("rebuilding the attribute classifier cache %s: %s", path, error)
-    if not loaded:
-        started = time.perf_counter()
-        train = classifier_scenes(dataset, scenes)
-        images, _, captions = train.fixed_pairs()
+    def train() -> nn.Module:
+        images, _, captions = classifier_scenes(dataset, scenes).fixed_pairs()
         seed = int(arguments["seed"]) + CLASSIFIER_SEED_OFFSET
         labels = caption_labels(captions)
-        network = train_attribute_classifier(images, labels, size, steps, seed, batch, width)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".tmp{os.getpid()}")
-        save_file({k: v.contiguous() for k, v in network.state_dict().items()}, temporary)
-        temporary.replace(path)
-        log.info(
-            "trained the attribute classifier in %.1fs -> %s", time.perf_counter() - started, path
-        )
+        return train_attribute_classifier(images, labels, size, steps, seed, batch, width)
+
+    network, path = cached_network(
+        "t2i-attributes", name, AttributeClassifier(size, width), train, "attribute classifier"
+    )
     _READERS[name] = Reader(network, str(path))
     return _READERS[name]
 

@@ -21,13 +21,9 @@ under ``$GENMM_CACHE/video-features``); the hash of its weights is recorded with
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
-import os
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -36,6 +32,7 @@ from torch import Tensor, nn
 
 from genmm.errors import DataError
 from genmm.metrics import Metric, frechet_distance, gaussian_statistics
+from genmm.metrics.cache import cached_network, weights_hash
 from genmm.training import Optimization
 
 if TYPE_CHECKING:
@@ -44,11 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FEATURE_SIZE = 32  # the classifier sees every clip at 32 x 32
-
-
-def cache_dir() -> Path:
-    """``$GENMM_CACHE`` or ``~/.cache/genmm``."""
-    return Path(os.environ.get("GENMM_CACHE") or Path.home() / ".cache" / "genmm")
 
 
 class MotionClassifier(nn.Module):
@@ -93,14 +85,6 @@ class MotionClassifier(nn.Module):
 
     def forward(self, clips: Tensor) -> Tensor:
         return self.classifier(self.features(clips))
-
-
-def weights_hash(module: nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, value in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
 
 
 def train_classifier(
@@ -175,34 +159,19 @@ def motion_classifier(dataset: Any, steps: int = 400) -> Features:
     key = f"{dataset.registered_name.replace('.', '-')}-{dataset.identity()}-s{steps}"
     if key in _NETWORKS:
         return _NETWORKS[key]
-    from safetensors.torch import load_file, save_file
-
-    path = cache_dir() / "video-features" / f"{key}.safetensors"
-    network = MotionClassifier(dataset.channels, dataset.num_classes)
-    loaded = False
-    if path.exists():
-        try:
-            network.load_state_dict(load_file(path))
-            network.eval().requires_grad_(False)
-            loaded = True
-        except Exception as error:  # a damaged cache file is rebuilt
-            log.warning("rebuilding the motion classifier cache %s: %s", path, error)
-    if not loaded:
-        started = time.perf_counter()
-        network = train_classifier(
+    network, path = cached_network(
+        "video-features",
+        key,
+        MotionClassifier(dataset.channels, dataset.num_classes),
+        lambda: train_classifier(
             small_clips(dataset),
             dataset.item_labels(),
             dataset.num_classes,
             steps,
             seed=int(dataset.arguments.get("seed", 0)),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".tmp{os.getpid()}")
-        save_file({k: v.contiguous() for k, v in network.state_dict().items()}, temporary)
-        temporary.replace(path)
-        log.info(
-            "trained the motion classifier in %.1fs -> %s", time.perf_counter() - started, path
-        )
+        ),
+        "motion classifier",
+    )
     _NETWORKS[key] = Features(network, str(path))
     return _NETWORKS[key]
 
