@@ -65,12 +65,44 @@ def list_audio(root: Path) -> list[tuple[str, Path, str]]:
     return [(str(p.relative_to(root).with_suffix("")), p, "") for p in files]
 
 
+#: leading bytes of files that are often misnamed audio, and what they are
+NOT_AUDIO = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive"),
+)
+
+
+def what_it_is(path: Path) -> str:
+    """What a file that libsndfile refused holds, from its first bytes, for the error."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    for magic, name in NOT_AUDIO:
+        if head.startswith(magic):
+            return f"it is {name}"
+    if head[4:8] == b"ftyp":
+        return "it is an MP4/MOV container (a video?)"
+    if not head:
+        return "the file is empty"
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE" or head[:4] == b"fLaC":
+        return "its header is right but its data is damaged or in an encoding libsndfile lacks"
+    return "its header is neither RIFF/WAVE nor fLaC"
+
+
 def load_audio(path: Path, sample_rate: int) -> torch.Tensor:
     """A file as mono float32 at ``sample_rate``: ``(T,)``. Raises DataError naming the file."""
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:  # libsndfile's errors are RuntimeError / LibsndfileError
-        raise DataError(f"{path}: cannot decode audio ({error})")
+        if not path.is_file():
+            raise DataError(f"{path}: cannot read audio ({error})")
+        # libsndfile's own words mislead here ("File does not exist ... (possibly a pipe?)")
+        raise DataError(
+            f"{path}: cannot decode audio: {what_it_is(path)}; expected a WAV (RIFF/WAVE) "
+            "or FLAC file that libsndfile reads"
+        )
     audio = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))  # mono mixdown
     if rate != sample_rate and audio.numel():
         audio = resample(audio, rate, sample_rate)

@@ -129,6 +129,7 @@ class TTSDataset(SpeechDataset):
         f0_min: float = 60.0,
         f0_max: float = 500.0,
         speaker: str = "default",
+        bad_files: Literal["error", "skip"] = "error",
         max_files: int | None = None,
     ) -> None:
         super().__init__(
@@ -143,6 +144,7 @@ class TTSDataset(SpeechDataset):
             fmax,
             held_out,
             random_gain,
+            bad_files=bad_files,
             max_files=max_files,
         )
         from genmm_audio.corpus import corpus_voices

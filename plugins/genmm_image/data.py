@@ -86,6 +86,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.labels = torch.zeros(0, dtype=torch.long)
         self.class_names: list[str] = []
         self.arguments: dict[str, Any] = {}
+        self.skipped: list[str] = []  # the user's files left out (``strict: false``), why
         self._held_out: ImageDataset | None = None
 
     # ------------------------------------------------------------ shape facts
@@ -485,7 +486,8 @@ def centre_crop_resize(image: Any, size: int) -> Any:
 class Folder(ImageDataset):
     """The user's images (png/jpg/webp/bmp, searched recursively), resized and centre-cropped
     to ``size``. With ``labels: true`` the first sub-folder under ``root`` is the class. A file
-    that does not decode is named in a warning and skipped (an error with ``strict: true``)."""
+    that does not decode is named in a warning and skipped, and counted (``skipped``: one
+    message per file; an error with ``strict: true``)."""
 
     registered_name = "image.folder"
 
@@ -531,6 +533,7 @@ class Folder(ImageDataset):
         decoded: list[Tensor] = []
         classes: list[str] = []
         kept: list[Path] = []
+        self.skipped: list[str] = []
         for path in files:
             try:
                 with Image.open(path) as handle:
@@ -539,13 +542,16 @@ class Folder(ImageDataset):
                 if strict:
                     raise DataError(f"{path}: cannot decode image ({error})")
                 warnings.warn(f"skipping {path}: cannot decode image ({error})", stacklevel=2)
-                log.warning("skipping %s: cannot decode image", path)
+                self.skipped.append(f"{path}: cannot decode image ({error})")
                 continue
             array = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
             decoded.append(array.view(size, size, channels).permute(2, 0, 1).clone())
             relative = path.relative_to(folder).parts
             classes.append(relative[0] if len(relative) > 1 else ".")
             kept.append(path)
+        if self.skipped:
+            log.warning("image folder '%s': skipped %d of %d files", folder, len(self.skipped),
+                        len(files))  # fmt: skip
         if not decoded:
             raise DataError(f"image folder '{folder}': none of {len(files)} files decodes")
         self.class_names = sorted(set(classes)) if labels else ["all"]

@@ -193,7 +193,7 @@ def read_documents(path: Path) -> list[str]:
     files = sorted(path.rglob("*.txt")) if path.is_dir() else [path]
     if path.is_dir() and not files:
         raise DataError(f"{path}: the folder holds no .txt files")
-    documents = []
+    documents, empty = [], []
     for file in files:
         try:
             text = file.read_text(encoding="utf-8")
@@ -207,9 +207,17 @@ def read_documents(path: Path) -> list[str]:
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if not lines and not path.is_dir():
             raise DataError(f"{file}: the file is empty (expected one document per line)")
+        if not lines:
+            empty.append(file.name)
         documents.extend(lines)
+    shown = ", ".join(empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
     if not documents:
-        raise DataError(f"{path}: every .txt file in the folder is empty")
+        raise DataError(
+            f"{path}: every .txt file in the folder is empty ({shown}); "
+            "expected one document per line"
+        )
+    if empty:
+        log.warning("%s: skipped %d empty .txt files (%s)", path, len(empty), shown)
     return documents
 
 

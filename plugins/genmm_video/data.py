@@ -498,6 +498,12 @@ def decode_clip(path: Path, frames: int, stride: int, size: int, channels: int) 
     images: list[Tensor] = []
     try:
         with av.open(str(path)) as container:
+            if not container.streams.video:
+                kinds = sorted({stream.type for stream in container.streams}) or ["none"]
+                raise DataError(
+                    f"{path}: holds no video stream (streams: {', '.join(kinds)}; "
+                    f"{container.format.name} container); expected a clip"
+                )
             for index, frame in enumerate(container.decode(video=0)):
                 if index % stride == 0:
                     picture = frame.to_image().convert("L" if channels == 1 else "RGB")

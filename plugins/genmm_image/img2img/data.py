@@ -12,6 +12,7 @@ inputs in ``inputs``, with class labels, a train / held-out split fixed by the s
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,8 @@ from genmm_image.data import (
     split_indices,
     to_float,
 )
+
+log = logging.getLogger(__name__)
 
 PAPER_WHITE = 0.96  # the sketch's paper and the target's background
 
@@ -359,8 +362,11 @@ class PairsFolder(PairedDataset):
         if not folder.is_dir():
             raise DataError(f"pairs folder '{folder}' does not exist (or is not a folder)")
         self.mode = "RGB" if channels == 3 else "L"
+        self.skipped: list[str] = []
         separate = (folder / "A").is_dir() and (folder / "B").is_dir()
         pairs = self._separate(folder) if separate else self._side_by_side(folder)
+        if self.skipped:
+            log.warning("pairs folder '%s': skipped %d bad files", folder, len(self.skipped))
         if not pairs:
             raise DataError(f"pairs folder '{folder}': no pair could be read")
         a_images = torch.stack([a for a, _, _ in pairs])
@@ -385,6 +391,7 @@ class PairsFolder(PairedDataset):
         if self.arguments["strict"]:
             raise DataError(message)
         warnings.warn(f"skipping: {message}", stacklevel=3)
+        self.skipped.append(message)
 
     def _side_by_side(self, folder: Path) -> list[tuple[Tensor, Tensor, Path]]:
         files = image_files(folder)
@@ -615,7 +622,7 @@ class UnpairedFolder(UnpairedDataset):
         if not folder.is_dir():
             raise DataError(f"unpaired folder '{folder}' does not exist (or is not a folder)")
         mode = "RGB" if channels == 3 else "L"
-        domains = []
+        domains, self.skipped = [], []
         for offset, name in enumerate(("trainA", "trainB")):
             sub = folder / name
             if not sub.is_dir():
@@ -636,12 +643,15 @@ class UnpairedFolder(UnpairedDataset):
                     if strict:
                         raise
                     warnings.warn(f"skipping: {error}", stacklevel=2)
+                    self.skipped.append(str(error))
             if not images:
                 raise DataError(f"unpaired folder '{sub}': none of {len(files)} files decodes")
             kept = split_indices(len(images), held_out, seed + offset, split)
             if len(kept) == 0:
                 raise DataError(f"unpaired folder '{sub}': the '{split}' split is empty")
             domains.append(torch.stack(images)[kept])
+        if self.skipped:
+            log.warning("unpaired folder '%s': skipped %d bad files", folder, len(self.skipped))
         self.inputs, self.images = domains
         self.labels = torch.zeros(len(self.images), dtype=torch.long)
         self.input_labels = torch.zeros(len(self.inputs), dtype=torch.long)
@@ -665,10 +675,11 @@ def upsample_bicubic(images: Tensor, factor: int) -> Tensor:
 
 
 def folder_images(root: str, size: int, channels: int, strict: bool, name: str,
-                  crop: bool) -> tuple[Tensor, list[Path]]:  # fmt: skip
+                  crop: bool) -> tuple[Tensor, list[Path], list[str]]:  # fmt: skip
     """Every image of a folder (recursive) as uint8 (N, C, size, size): centre-cropped to
     ``size`` without resampling (``crop``: an image smaller than that is an error naming it),
-    or resized on its shorter side and centre-cropped."""
+    or resized on its shorter side and centre-cropped. Also the files skipped (``strict:
+    false``), one message each."""
     folder = Path(root)
     if not folder.is_dir():
         raise DataError(f"{name}: image folder '{folder}' does not exist (or is not a folder)")
@@ -678,7 +689,7 @@ def folder_images(root: str, size: int, channels: int, strict: bool, name: str,
             f"{name}: image folder '{folder}' holds no images ({', '.join(EXTENSIONS)})"
         )
     mode = "RGB" if channels == 3 else "L"
-    images, kept = [], []
+    images, kept, skipped = [], [], []
     for path in files:
         try:
             image = open_image(path, mode)
@@ -697,9 +708,12 @@ def folder_images(root: str, size: int, channels: int, strict: bool, name: str,
             if strict:
                 raise
             warnings.warn(f"skipping: {error}", stacklevel=3)
+            skipped.append(str(error))
+    if skipped:
+        log.warning("%s: skipped %d of %d files in '%s'", name, len(skipped), len(files), folder)
     if not images:
         raise DataError(f"{name}: none of the {len(files)} files in '{folder}' could be used")
-    return torch.stack(images), kept
+    return torch.stack(images), kept, skipped
 
 
 class SRPairs(PairedDataset):
@@ -737,7 +751,9 @@ class SRPairs(PairedDataset):
                               channels=channels, strict=strict, held_out=held_out, split=split,
                               seed=seed)  # fmt: skip
         if root is not None:
-            images, self.files = folder_images(root, size, channels, strict, "image.sr_pairs", True)
+            images, self.files, self.skipped = folder_images(
+                root, size, channels, strict, "image.sr_pairs", True
+            )
             labels, self.class_names = torch.zeros(len(images), dtype=torch.long), ["all"]
             chosen = split_indices(len(images), held_out, seed, split)
             images, labels = images[chosen], labels[chosen]
@@ -869,7 +885,9 @@ class MaskedImages(ImageDataset):
                               masks=masks, hole=hole, fresh_masks=fresh_masks, strict=strict,
                               held_out=held_out, split=split, seed=seed)  # fmt: skip
         if root is not None:
-            images, files = folder_images(root, size, channels, strict, "image.masked", False)
+            images, files, self.skipped = folder_images(
+                root, size, channels, strict, "image.masked", False
+            )
             labels, self.class_names = torch.zeros(len(images), dtype=torch.long), ["all"]
             count = len(images)
             chosen = split_indices(count, held_out, seed, split)
