@@ -2,6 +2,7 @@
 
     python benchmarks/bench_faults.py                       # recipes/toy_ring.yaml, 20 kills
     python benchmarks/bench_faults.py --kills 5 --every 4   # fewer, another interval
+    python benchmarks/bench_faults.py allreduce             # the gradient all-reduce, timed
 
 Through the real CLI, every phase capped at ``--steps`` (by default enough steps for every
 kill), a checkpoint every ``--every`` steps: (a) an uninterrupted run; (b) the same run killed
@@ -21,6 +22,16 @@ must start from a whole checkpoint and train past it, and the steps lost (the la
 before the kill minus the step resumed from) must be at most one checkpoint interval. At the
 end the weights of (a) and (b) must be equal tensor for tensor, byte for byte. Prints one JSON
 line per figure.
+
+``allreduce``: two gloo processes on CPU (``torch.multiprocessing``, a local TCP rendezvous)
+hold the generator and the discriminator of a DCGAN recipe (``--recipe``, by default
+``recipes/dcgan_shapes.yaml``: the models it names at its data's size), with the gradients of
+one real backward pass. Interleaved by ``benchmarks/harness.py`` (warm-up, at least 7
+repeats), each repeat averages both networks' gradients ``--rounds`` times: with
+``genmm.training.distributed.average_gradients`` (one flattened all-reduce per optimiser and
+dtype, what a training step does) and with one ``all_reduce`` per parameter (written here, the
+naive way). Both must give the same averaged gradients. Prints one JSON line: the median and
+minimum of each, their ratio, the parameter and tensor counts.
 """
 
 from __future__ import annotations
@@ -291,7 +302,124 @@ def run_faults(
     return figures
 
 
+# ====================================================================== all-reduce timing
+def dcgan_networks(recipe: str) -> tuple[Any, Any, dict[str, Any]]:
+    """The generator and discriminator ``recipe`` names, built through the registry at its
+    data's image size and channels (the data itself is not made)."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from genmm.plugins import get_manager
+
+    registry = get_manager().registry
+    spec = yaml.safe_load(Path(recipe).read_text(encoding="utf-8"))
+    data = dict(spec["data"])
+    parameters = registry.get("datasets", data["name"]).signature.parameters
+    default_channels = parameters["channels"].default if "channels" in parameters else 3
+    description = {
+        "image_size": int(data.get("size", parameters["size"].default)),
+        "channels": int(data.get("channels", default_channels)),
+        "num_classes": 0,
+    }
+    built = [
+        registry.build("models", dict(spec["models"][role]), description=description)
+        for role in ("generator", "discriminator")
+    ]
+    return built[0], built[1], description
+
+
+def allreduce_worker(rank: int, world: int, port: int, recipe: str, rounds: int, repeats: int):
+    import torch
+    import torch.distributed as dist
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from harness import interleaved, report
+
+    from genmm.training.distributed import average_gradients
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=world)  # fmt: skip
+    torch.manual_seed(rank)
+    generator, discriminator, description = dcgan_networks(recipe)
+    z = torch.randn(8, generator.latent_dim)
+    discriminator(generator(z)).mean().backward()  # real gradients in both networks
+    optimizers = [torch.optim.Adam(m.parameters()) for m in (generator, discriminator)]
+    grads = [p.grad for o in optimizers for g in o.param_groups for p in g["params"]]
+    original = [g.clone() for g in grads]
+
+    def per_parameter(optimizer) -> None:
+        size = float(dist.get_world_size())
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= size
+
+    def flattened() -> None:
+        for _ in range(rounds):
+            for optimizer in optimizers:  # one all-reduce per optimiser (per dtype)
+                average_gradients(optimizer)
+
+    def naive() -> None:
+        for _ in range(rounds):
+            for optimizer in optimizers:
+                per_parameter(optimizer)
+
+    results = []  # the same averages both ways, from the same gradients
+    for average in (average_gradients, per_parameter):
+        for grad, value in zip(grads, original):
+            grad.copy_(value)
+        for optimizer in optimizers:
+            average(optimizer)
+        results.append([grad.clone() for grad in grads])
+    same = all(torch.allclose(a, b, rtol=1e-6, atol=1e-9) for a, b in zip(*results))
+    dist.barrier()
+    stats = interleaved({"flattened": flattened, "per_parameter": naive}, repeats=repeats)
+    if rank == 0:
+        count = sum(g.numel() for g in grads)
+        report(
+            "gradient all-reduce, 2 gloo processes, DCGAN G + D",
+            stats,
+            "flattened",
+            "per_parameter",
+            benchmark="allreduce",
+            recipe=Path(recipe).name,
+            image_size=description["image_size"],
+            parameters=count,
+            tensors=len(grads),
+            megabytes=round(count * 4 / 1e6, 2),
+            rounds_per_repeat=rounds,
+            same_result=same,
+        )
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def run_allreduce(arguments: list[str]) -> None:
+    import socket
+
+    import torch.multiprocessing
+
+    parser = argparse.ArgumentParser(prog="bench_faults.py allreduce")
+    parser.add_argument("--recipe", default=str(ROOT / "recipes" / "dcgan_shapes.yaml"))
+    parser.add_argument("--rounds", type=int, default=10, help="averages per timed repeat")
+    parser.add_argument("--repeats", type=int, default=7)
+    options = parser.parse_args(arguments)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    torch.multiprocessing.spawn(
+        allreduce_worker,
+        args=(2, port, options.recipe, options.rounds, options.repeats),
+        nprocs=2,
+    )
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["allreduce"]:
+        run_allreduce(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipe", default=str(ROOT / "recipes" / "toy_ring.yaml"))
     parser.add_argument("--kills", type=int, default=20)
