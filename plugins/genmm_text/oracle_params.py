@@ -154,10 +154,18 @@ def load_pickle(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head.startswith(b"PK"):  # numpy would try it as a pickle and say so, misleadingly
+        what = "the file is empty" if not head else f"it starts with {head!r}, not a zip's PK"
+        raise DataError(
+            f"{path}: not a numpy .npz archive ({what}); expected the oracle's arrays saved "
+            "with numpy.savez"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a numpy .npz archive of plain arrays ({error})")
 
 

@@ -4,7 +4,7 @@ four faults, built through the registry the way a recipe builds ``data:``.
 Faults (one bad file among good ones, so the error must come from the bad file):
 
 * ``corrupt``: random bytes under the right extension;
-* ``empty``: an empty folder;
+* ``empty``: an empty folder (an empty file, for the oracle's parameter file);
 * ``shape``: a file of the wrong shape, rate or content for the dataset (a pair of two sizes,
   an image smaller than the high-resolution crop, a clip or a wav shorter than asked, an empty
   text file or caption, a malformed phoneme table); where the dataset converts such a file by
@@ -235,6 +235,17 @@ def captioned_shape(root: Path) -> Path:
     return path
 
 
+def oracle_shape(root: Path) -> Path:
+    path = root / "bad.npz"
+    root.mkdir(parents=True, exist_ok=True)
+    np.savez(path, g_embeddings=np.zeros((3, 3), np.float32))  # vocabulary 3, embedding 3
+    return path
+
+
+def oracle_spec(name: str) -> Callable[[Path], dict[str, Any]]:
+    return lambda root: {"name": name, "params": str(root / "bad.npz"), "size": 8}
+
+
 def in_root(root: Path, name: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     return root / name
@@ -304,6 +315,20 @@ CASES: dict[str, Case] = {
         shape=text_shape,
         extra={"suffix": ".txt", "disguise": png_bytes},
     ),
+    "text.oracle": Case(  # the user's file of the authors' oracle parameters
+        spec=oracle_spec("text.oracle"),
+        good=lambda root: 0,
+        bad=in_root,
+        shape=oracle_shape,
+        extra={"suffix": ".npz", "disguise": png_bytes, "empty_file": True},
+    ),
+    "text.paper_oracle": Case(
+        spec=oracle_spec("text.paper_oracle"),
+        good=lambda root: 0,
+        bad=in_root,
+        shape=oracle_shape,
+        extra={"suffix": ".npz", "disguise": png_bytes, "empty_file": True},
+    ),
     "video.folder": Case(
         spec=lambda root: {"name": "video.folder", "root": str(root), "frames": 2, "size": 8},
         good=video_good,
@@ -333,6 +358,10 @@ def build(manager, spec: dict[str, Any]) -> Any:
 def make_fault(case: Case, fault: str, root: Path) -> tuple[Path | None, int]:
     """Lay out the data with ``fault``; returns (the bad file or folder, None when the file is
     converted by design) and the count of good items."""
+    if fault == "empty" and case.extra.get("empty_file"):  # a dataset of one file: empty
+        bad = case.bad(root, "bad" + case.extra["suffix"])
+        bad.write_bytes(b"")
+        return bad, 0
     if fault == "empty":
         inside = case.extra.get("empty_inside")
         if inside:  # the layout's sub-folders: the one left empty is named
@@ -390,11 +419,13 @@ def test_skip_option_skips_and_counts_the_bad_file(dataset, manager, tmp_path, c
 
 
 def test_matrix_covers_every_dataset_that_reads_a_folder(manager):
-    """A new dataset that takes the user's folder (``root`` or ``path``) joins the matrix."""
+    """A new dataset that takes the user's folder or file (``root``, ``path``, ``params``)
+    joins the matrix."""
     readers = {
         name
         for name in manager.registry.names("datasets")
-        if {"root", "path"} & set(manager.registry.get("datasets", name).signature.parameters)
+        if {"root", "path", "params"}
+        & set(manager.registry.get("datasets", name).signature.parameters)
     }
     generated = {"audio.espeak_corpus", "audio.tts_corpus"}  # render into root themselves
     assert readers - generated == set(CASES)
