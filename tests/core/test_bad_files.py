@@ -347,6 +347,32 @@ CASES: dict[str, Case] = {
     ),
 }
 FAULTS = ("corrupt", "empty", "shape", "disguised")
+IMAGE = "cannot decode image"
+#: what each refusal says was wrong or expected, fault by fault (None: the file is converted)
+SAYS: dict[str, tuple[str | None, ...]] = {
+    "image.folder": (IMAGE, "holds no images", None, IMAGE),
+    "image.pairs_folder": (IMAGE, "holds no images", "must be the same size", IMAGE),
+    "image.unpaired_folder": (IMAGE, "holds no images", None, IMAGE),
+    "image.sr_pairs": (IMAGE, "holds no images", "smaller than the 8x8 high-resolution", IMAGE),
+    "image.masked": (IMAGE, "holds no images", None, IMAGE),
+    "audio.speech": (
+        "neither RIFF/WAVE nor fLaC",
+        "no wav/flac files",
+        "shorter than a segment of 256",
+        "it is a PNG image",
+    ),
+    "audio.tts": (
+        "neither RIFF/WAVE nor fLaC",
+        "no wav/flac files",
+        "expected '<start sample><TAB><phoneme>'",
+        "it is a PNG image",
+    ),
+    "text.corpus": ("not UTF-8 text", "holds no .txt files", "is empty", "not UTF-8 text"),
+    "text.oracle": ("not a zip", "the file is empty", "expected (5000, 32)", "b'\\x89PNG'"),
+    "text.paper_oracle": ("not a zip", "the file is empty", "expected (5000, 32)", "b'\\x89PNG'"),
+    "video.folder": ("cannot decode video", "holds no clips", "too short", "no video stream"),
+    "t2i.folder": ("cannot decode the image", "no images", "caption is empty", "cannot decode"),
+}
 
 
 def build(manager, spec: dict[str, Any]) -> Any:
@@ -392,7 +418,9 @@ def test_bad_file_is_a_one_line_error_naming_it(dataset, fault, manager, tmp_pat
     needs(case)
     root = tmp_path / "user_data"
     bad, count = make_fault(case, fault, root)
+    says = SAYS[dataset][FAULTS.index(fault)]
     if bad is None:  # converted by design: the odd file is used like the others
+        assert says is None
         data = build(manager, case.spec(root))
         assert len(data) == count + 1
         return
@@ -400,6 +428,7 @@ def test_bad_file_is_a_one_line_error_naming_it(dataset, fault, manager, tmp_pat
         build(manager, case.spec(root))
     message = str(caught.value)
     assert bad.name in message, message
+    assert says in message, message
     assert "\n" not in message, message
     assert len(message) < 400, message
 
@@ -428,7 +457,7 @@ def test_matrix_covers_every_dataset_that_reads_a_folder(manager):
         & set(manager.registry.get("datasets", name).signature.parameters)
     }
     generated = {"audio.espeak_corpus", "audio.tts_corpus"}  # render into root themselves
-    assert readers - generated == set(CASES)
+    assert readers - generated == set(CASES) == set(SAYS)
 
 
 def test_matrix_table_in_the_docs_lists_every_dataset():
