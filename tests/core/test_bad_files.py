@@ -465,3 +465,31 @@ def test_matrix_table_in_the_docs_lists_every_dataset():
     section = docs.split("## Bad input files", 1)[1].split("\n## ", 1)[0]
     for name in CASES:
         assert f"`{name}`" in section, name
+
+
+CLI_RECIPE = """\
+seed: 0
+out: {out}
+data: {{name: image.folder, root: {root}, size: 8, strict: true, held_out: 0.0}}
+models:
+  generator: {{name: image.mlp_generator, latent_dim: 4, hidden: [8]}}
+  discriminator: {{name: image.mlp_discriminator, units: [8], pieces: 2}}
+losses:
+  adversarial: {{name: core.nonsaturating}}
+phases:
+  gan: {{trainer: core.gan, max_steps: 1, batch_size: 2}}
+runtime: {{progress: false, device: cpu}}
+"""
+
+
+def test_cli_prints_the_bad_file_in_one_line_without_a_traceback(cli, tmp_path):
+    root = tmp_path / "user_data"
+    images_good(root)
+    (root / "bad.png").write_bytes(random_bytes())
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(CLI_RECIPE.format(out=tmp_path / "run", root=root), encoding="utf-8")
+    done = cli("run", str(recipe), timeout=120)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if "bad.png" in line]
+    assert len(lines) == 1 and "cannot decode image" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
