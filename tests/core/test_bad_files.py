@@ -493,3 +493,12 @@ def test_cli_prints_the_bad_file_in_one_line_without_a_traceback(cli, tmp_path):
     lines = [line for line in done.stderr.splitlines() if "bad.png" in line]
     assert len(lines) == 1 and "cannot decode image" in lines[0], done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_empty_text_files_beside_good_ones_are_skipped_and_counted(manager, tmp_path, caplog):
+    root = tmp_path / "user_data"
+    text_good(root)
+    (root / "blank.txt").write_text("\n  \n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        build(manager, CASES["text.corpus"].spec(root))
+    assert any("skipped 1 empty .txt files (blank.txt)" in r.getMessage() for r in caplog.records)
