@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
+import types
 from pathlib import Path
 
 import pytest
@@ -19,10 +21,11 @@ import genmm
 from genmm.errors import DataError, RecipeError
 from genmm.losses import LSGANLoss, NonSaturatingLoss
 from genmm.testing import MiniRun
-from genmm_image.data import to_float
+from genmm_image.data import Shapes, to_float
 from genmm_image.img2img.cyclegan import HistoryPool, ResNetGenerator, paper_blocks
 from genmm_image.img2img.data import (
     MaskedImages,
+    SketchPairs,
     SRPairs,
     TwoDomains,
     UnpairedFolder,
@@ -35,8 +38,16 @@ from genmm_image.img2img.inpaint import (
     local_patches,
 )
 from genmm_image.img2img.losses import MSEReconstruction
-from genmm_image.img2img.metrics import diffusion_fill, hole_psnr
+from genmm_image.img2img.metrics import (
+    CycleMetrics,
+    InpaintMetrics,
+    PairedMetrics,
+    SRMetrics,
+    diffusion_fill,
+    hole_psnr,
+)
 from genmm_image.img2img.patchgan import PatchGANDiscriminator
+from genmm_image.img2img.registrations import register_metrics
 from genmm_image.img2img.srgan import SRGANDiscriminator, SRResNet
 from genmm_image.img2img.trainer import CycleGANTrainer, InpaintTrainer
 
@@ -230,6 +241,47 @@ def test_diffusion_fill_and_hole_psnr():
     flat = torch.zeros(1, 3, 24, 24)
     # [-1, 1] -> [0, 1]: an error of 0.5 in the hole only is PSNR 10 log10(1 / 0.25) = 6.02 dB
     assert math.isclose(float(hole_psnr(flat + mask, flat, mask)), 6.0206, abs_tol=1e-3)
+
+
+# each img2img metric, the data set it takes (tiny, procedural) and what its data error says
+METRIC_DATA = {
+    "image.psnr_ssim": (PairedMetrics, SketchPairs, "paired data"),
+    "image.cycle_metrics": (CycleMetrics, TwoDomains, "unpaired data"),
+    "image.sr_metrics": (SRMetrics, SRPairs, "super-resolution pairs"),
+    "image.inpaint_metrics": (InpaintMetrics, MaskedImages, "masked images"),
+}
+
+
+def test_img2img_metrics_carry_their_registered_names():
+    registered = {}
+    register_metrics(lambda name, factory, **about: registered.setdefault(name, factory))
+    assert set(registered) == set(METRIC_DATA)
+    for name, factory in registered.items():
+        assert factory is METRIC_DATA[name][0] and factory.registered_name == name
+
+
+@pytest.mark.parametrize("name", list(METRIC_DATA))
+def test_img2img_metrics_refuse_an_empty_held_out_set_naming_the_key(name):
+    metric_class, data_class, _ = METRIC_DATA[name]
+    data = data_class(size=16, shapes=8, digits=False, held_out=0.0)
+    run = types.SimpleNamespace(dataset=data)
+    with pytest.raises(DataError, match=rf"^{re.escape(name)} needs held-out .*data\.held_out > 0"):
+        metric_class(n_samples=4, fd=False)(run)
+
+
+@pytest.mark.parametrize("name", list(METRIC_DATA))
+def test_img2img_metrics_check_n_samples_and_the_kind_of_data(name):
+    metric_class, data_class, needs = METRIC_DATA[name]
+    with pytest.raises(ValueError, match="n_samples must be >= 1"):
+        metric_class(n_samples=0)
+    metric = metric_class(n_samples=4, fd=False)
+    unconditional = Shapes(size=16, count=8)
+    for dataset in (None, unconditional):
+        with pytest.raises(DataError, match=rf"^{re.escape(name)} needs {needs}"):
+            metric(types.SimpleNamespace(dataset=dataset))
+    data = data_class(size=16, shapes=8, digits=False, held_out=0.25)
+    dataset, held_out = metric.held_out_data(types.SimpleNamespace(dataset=data))
+    assert dataset is data and held_out.split == "held_out" and len(held_out) == 2
 
 
 # ====================================================================== trainers

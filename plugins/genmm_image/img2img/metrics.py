@@ -93,46 +93,6 @@ def translate(run: Run, inputs: Tensor, chunk: int = 64, role: str = "generator"
     return torch.cat(parts)
 
 
-class PairedMetrics(Metric):
-    """``psnr``, ``ssim`` and ``l1`` of the outputs for the first ``n_samples`` held-out inputs
-    against their targets; with ``fd: true`` also ``fd`` (to all held-out targets) and
-    ``fd_floor`` on the data set's feature network."""
-
-    def __init__(self, n_samples: int = 500, fd: bool = True, feature_steps: int = 600) -> None:
-        if n_samples < 1:
-            raise ValueError("n_samples must be >= 1")
-        self.n_samples, self.fd, self.feature_steps = n_samples, fd, feature_steps
-
-    def __call__(self, run: Run) -> dict[str, float]:
-        dataset = run.dataset
-        if dataset is None or not hasattr(dataset, "all_inputs"):
-            raise DataError("image.psnr_ssim needs paired data (image.sketch_pairs, pairs_folder)")
-        held_out = dataset.held_out_set()
-        if len(held_out) == 0:
-            raise DataError("image.psnr_ssim needs held-out pairs: set data.held_out > 0")
-        count = min(self.n_samples, len(held_out))
-        inputs, targets = held_out.all_inputs()[:count], held_out.all_images()[:count]
-        outputs = translate(run, inputs.to(run.device))
-        unit = lambda images: (images.clamp(-1, 1) + 1) / 2  # noqa: E731  [-1, 1] -> [0, 1]
-        figures = {
-            "psnr": float(psnr(unit(outputs), unit(targets)).mean()),
-            "ssim": float(ssim(unit(outputs), unit(targets)).mean()),
-            "l1": float((outputs - targets).abs().mean()),
-        }
-        provenance = {"n_samples": count, "image_size": int(dataset.image_size)}
-        if self.fd:
-            features = feature_network(dataset, self.feature_steps)
-            reference = real_features(features, dataset, "held_out")
-            fake = features(outputs)
-            figures["fd"] = frechet_distance(
-                *gaussian_statistics(fake), *gaussian_statistics(reference)
-            )
-            figures["fd_floor"] = fd_floor(features, dataset, reference, count)
-            provenance.update(feature_hash=features.hash, n_reference=len(reference))
-        record(run, "image.psnr_ssim", figures, provenance)
-        return figures
-
-
 def unit(images: Tensor) -> Tensor:
     """[-1, 1] -> [0, 1], clamped."""
     return (images.clamp(-1, 1) + 1) / 2
@@ -153,6 +113,79 @@ def frechet_beside_floor(dataset, outputs: dict[str, Tensor], feature_steps: int
     return figures, {"feature_hash": features.hash, "n_reference": len(reference)}
 
 
+class HeldOutMetric(Metric):
+    """What the four figures below share: ``n_samples`` (at least 1) held-out items of the data
+    set each takes (:meth:`takes`, else a :class:`DataError` naming what it ``needs``); an
+    empty held-out set is a :class:`DataError` naming ``data.held_out`` and the metric; with
+    ``fd: true`` the Fréchet distances on the data set's feature network (``feature_steps``)."""
+
+    registered_name: str
+    #: the data the metric takes, as its error says it: "paired data (image.sketch_pairs, ...)"
+    needs: str
+    #: the held-out items it measures on, as its error says them
+    held_out_items = "held-out images"
+
+    def __init__(self, n_samples: int = 500, fd: bool = True, feature_steps: int = 600) -> None:
+        if n_samples < 1:
+            raise ValueError("n_samples must be >= 1")
+        self.n_samples, self.fd, self.feature_steps = n_samples, fd, feature_steps
+
+    def takes(self, dataset: ImageDataset) -> bool:
+        """Whether ``dataset`` is of the kind the metric measures."""
+        raise NotImplementedError
+
+    def held_out_data(self, run: Run) -> tuple[ImageDataset, ImageDataset]:
+        """The run's data set and its held-out set, both checked."""
+        dataset = run.dataset
+        if dataset is None or not self.takes(dataset):
+            raise DataError(f"{self.registered_name} needs {self.needs}")
+        empty = f"{self.registered_name} needs {self.held_out_items}: set data.held_out > 0"
+        try:
+            held_out = dataset.held_out_set()
+        except DataError as error:  # a data set that refuses an empty split says so itself
+            raise DataError(f"{empty} ({error})") from error
+        if len(held_out) == 0:
+            raise DataError(empty)
+        return dataset, held_out
+
+    def add_frechet(self, dataset: ImageDataset, outputs: dict[str, Tensor], figures: dict,
+                    provenance: dict) -> None:  # fmt: skip
+        """With ``fd: true``, :func:`frechet_beside_floor` of ``outputs`` into ``figures`` and
+        the feature network's facts into ``provenance``."""
+        if self.fd:
+            distances, more = frechet_beside_floor(dataset, outputs, self.feature_steps)
+            figures.update(distances)
+            provenance.update(more)
+
+
+class PairedMetrics(HeldOutMetric):
+    """``psnr``, ``ssim`` and ``l1`` of the outputs for the first ``n_samples`` held-out inputs
+    against their targets; with ``fd: true`` also ``fd`` (to all held-out targets) and
+    ``fd_floor`` on the data set's feature network."""
+
+    registered_name = "image.psnr_ssim"
+    needs = "paired data (image.sketch_pairs, pairs_folder)"
+    held_out_items = "held-out pairs"
+
+    def takes(self, dataset: ImageDataset) -> bool:
+        return hasattr(dataset, "all_inputs")
+
+    def __call__(self, run: Run) -> dict[str, float]:
+        dataset, held_out = self.held_out_data(run)
+        count = min(self.n_samples, len(held_out))
+        inputs, targets = held_out.all_inputs()[:count], held_out.all_images()[:count]
+        outputs = translate(run, inputs.to(run.device))
+        figures = {
+            "psnr": float(psnr(unit(outputs), unit(targets)).mean()),
+            "ssim": float(ssim(unit(outputs), unit(targets)).mean()),
+            "l1": float((outputs - targets).abs().mean()),
+        }
+        provenance = {"n_samples": count, "image_size": int(dataset.image_size)}
+        self.add_frechet(dataset, {"fd": outputs}, figures, provenance)
+        record(run, self.registered_name, figures, provenance)
+        return figures
+
+
 # ====================================================================== CycleGAN
 class DomainView(ImageDataset):
     """The training images of both domains of an unpaired data set, labelled by domain (A 0,
@@ -171,7 +204,7 @@ class DomainView(ImageDataset):
         self.class_names = ["A", "B"]
 
 
-class CycleMetrics(Metric):
+class CycleMetrics(HeldOutMetric):
     """CycleGAN's figures on the first ``n_samples`` held-out images of each domain:
 
     * ``share_ab`` / ``share_ba``: the share of G(a) that a domain classifier (the image
@@ -186,21 +219,22 @@ class CycleMetrics(Metric):
       ``psnr_ab`` / ``psnr_ba`` against the other rendering, and ``psnr_untranslated``.
     """
 
+    registered_name = "image.cycle_metrics"
+    needs = "unpaired data (image.two_domains, image.unpaired_folder)"
+    held_out_items = "held-out images of both domains"
+
     def __init__(
         self, n_samples: int = 500, fd: bool = True, feature_steps: int = 600,
         classifier_steps: int = 300,
     ) -> None:  # fmt: skip
-        if n_samples < 1:
-            raise ValueError("n_samples must be >= 1")
-        self.n_samples, self.fd = n_samples, fd
-        self.feature_steps, self.classifier_steps = feature_steps, classifier_steps
+        super().__init__(n_samples, fd, feature_steps)
+        self.classifier_steps = classifier_steps
+
+    def takes(self, dataset: ImageDataset) -> bool:
+        return hasattr(dataset, "input_labels")
 
     def __call__(self, run: Run) -> dict[str, float]:
-        dataset = run.dataset
-        if dataset is None or not hasattr(dataset, "input_labels"):
-            raise DataError("image.cycle_metrics needs unpaired data (image.two_domains, "
-                            "image.unpaired_folder)")  # fmt: skip
-        held_out = dataset.held_out_set()
+        dataset, held_out = self.held_out_data(run)
         count = min(self.n_samples, len(held_out.inputs), len(held_out.images))
         a, b = held_out.all_inputs()[:count], held_out.all_images()[:count]
         fake_b = translate(run, a, role="generator")
@@ -223,34 +257,28 @@ class CycleMetrics(Metric):
             figures["psnr_ba"] = float(psnr(unit(fake_a), unit(a)).mean())
             figures["psnr_untranslated"] = float(psnr(unit(a), unit(b)).mean())
         provenance = {"n_samples": count, "classifier_hash": classifier.hash}
-        if self.fd:
-            distances, more = frechet_beside_floor(
-                dataset, {"fd_ab": fake_b, "fd_untranslated": a}, self.feature_steps
-            )
-            figures.update(distances)
-            provenance.update(more)
-        record(run, "image.cycle_metrics", figures, provenance)
+        self.add_frechet(dataset, {"fd_ab": fake_b, "fd_untranslated": a}, figures, provenance)
+        record(run, self.registered_name, figures, provenance)
         return figures
 
 
 # ====================================================================== super-resolution
-class SRMetrics(Metric):
+class SRMetrics(HeldOutMetric):
     """Super-resolution on the first ``n_samples`` held-out pairs, against bicubic upsampling
     of the same low-resolution inputs: ``psnr`` / ``ssim`` (RGB, whole image, [0, 1]) of the
     generator's output and ``psnr_bicubic`` / ``ssim_bicubic``; with ``fd: true`` ``fd`` and
     ``fd_bicubic`` to all held-out HR images on the data set's feature network (trained on the
     HR images), beside ``fd_floor``."""
 
-    def __init__(self, n_samples: int = 500, fd: bool = True, feature_steps: int = 600) -> None:
-        if n_samples < 1:
-            raise ValueError("n_samples must be >= 1")
-        self.n_samples, self.fd, self.feature_steps = n_samples, fd, feature_steps
+    registered_name = "image.sr_metrics"
+    needs = "super-resolution pairs (image.sr_pairs)"
+    held_out_items = "held-out pairs"
+
+    def takes(self, dataset: ImageDataset) -> bool:
+        return "factor" in dataset.arguments
 
     def __call__(self, run: Run) -> dict[str, float]:
-        dataset = run.dataset
-        if dataset is None or "factor" not in dataset.arguments:
-            raise DataError("image.sr_metrics needs super-resolution pairs (image.sr_pairs)")
-        held_out = dataset.held_out_set()
+        dataset, held_out = self.held_out_data(run)
         count = min(self.n_samples, len(held_out))
         low, high = held_out.all_inputs()[:count], held_out.all_images()[:count]
         outputs = translate(run, low).clamp(-1, 1)
@@ -262,13 +290,8 @@ class SRMetrics(Metric):
             "ssim_bicubic": float(ssim(unit(bicubic), unit(high)).mean()),
         }
         provenance = {"n_samples": count, "factor": dataset.arguments["factor"]}
-        if self.fd:
-            distances, more = frechet_beside_floor(
-                dataset, {"fd": outputs, "fd_bicubic": bicubic}, self.feature_steps
-            )
-            figures.update(distances)
-            provenance.update(more)
-        record(run, "image.sr_metrics", figures, provenance)
+        self.add_frechet(dataset, {"fd": outputs, "fd_bicubic": bicubic}, figures, provenance)
+        record(run, self.registered_name, figures, provenance)
         return figures
 
 
@@ -305,23 +328,21 @@ def hole_psnr(outputs: Tensor, targets: Tensor, masks: Tensor) -> Tensor:
     return 10 * torch.log10(1 / (error.flatten(1).sum(1) / values).clamp_min(1e-20))
 
 
-class InpaintMetrics(Metric):
+class InpaintMetrics(HeldOutMetric):
     """Image completion on the first ``n_samples`` held-out images with their fixed masks:
     ``psnr_hole`` (PSNR inside the hole) of the completion network against ``psnr_hole_fill``
     of :func:`diffusion_fill` (non-learned); ``outside_change``, the largest change of a
     pixel outside the hole (0: the input is kept there); with ``fd: true`` ``fd`` and
     ``fd_fill`` of the completed images to all held-out images, beside ``fd_floor``."""
 
-    def __init__(self, n_samples: int = 500, fd: bool = True, feature_steps: int = 600) -> None:
-        if n_samples < 1:
-            raise ValueError("n_samples must be >= 1")
-        self.n_samples, self.fd, self.feature_steps = n_samples, fd, feature_steps
+    registered_name = "image.inpaint_metrics"
+    needs = "masked images (image.masked)"
+
+    def takes(self, dataset: ImageDataset) -> bool:
+        return hasattr(dataset, "masks")
 
     def __call__(self, run: Run) -> dict[str, float]:
-        dataset = run.dataset
-        if dataset is None or not hasattr(dataset, "masks"):
-            raise DataError("image.inpaint_metrics needs masked images (image.masked)")
-        held_out = dataset.held_out_set()
+        dataset, held_out = self.held_out_data(run)
         count = min(self.n_samples, len(held_out))
         images, masks = held_out.all_images()[:count], held_out.masks[:count].float()
         inputs = held_out.fill(images, masks)
@@ -334,11 +355,6 @@ class InpaintMetrics(Metric):
             "outside_change": float(outside),
         }
         provenance = {"n_samples": count, "hole_share": float(masks.mean())}
-        if self.fd:
-            distances, more = frechet_beside_floor(
-                dataset, {"fd": outputs, "fd_fill": filled}, self.feature_steps
-            )
-            figures.update(distances)
-            provenance.update(more)
-        record(run, "image.inpaint_metrics", figures, provenance)
+        self.add_frechet(dataset, {"fd": outputs, "fd_fill": filled}, figures, provenance)
+        record(run, self.registered_name, figures, provenance)
         return figures

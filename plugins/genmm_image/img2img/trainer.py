@@ -38,10 +38,11 @@ PAPER_ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
 FUSED_DEVICES = ("cpu", "cuda")
 
 
-def paper_adam(device: torch.device | str) -> dict[str, Any]:
-    """The paper's Adam, as the fused kernel on devices that have one."""
+def paper_adam(device: torch.device | str, settings: dict[str, Any] = PAPER_ADAM) -> dict[str, Any]:
+    """The paper's Adam (``settings``: pix2pix's unless given), as the fused kernel on devices
+    that have one."""
     fused = torch.device(device).type in FUSED_DEVICES
-    return {**PAPER_ADAM, "fused": True} if fused else dict(PAPER_ADAM)
+    return {**settings, "fused": True} if fused else dict(settings)
 
 
 def attach_data(run: TrainerRun, terms) -> None:
@@ -54,7 +55,28 @@ def attach_data(run: TrainerRun, terms) -> None:
                 raise RecipeError(f"losses.{role} needs the run's data", key=f"losses.{role}")
 
 
-class Pix2PixTrainer(GANTrainer):
+def add_terms(terms, context: Context, logs: dict[str, Any], loss: Tensor | None = None) -> Tensor:
+    """``loss`` (none: nothing) plus each term's weight x value, each value logged by its role."""
+    for role, term in terms:
+        value = term(context)
+        logs[role] = value.detach()
+        loss = term.weight * value if loss is None else loss + term.weight * value
+    return loss
+
+
+class PaperGANTrainer(GANTrainer):
+    """``core.gan`` whose networks train with the paper's Adam (``paper_optimizer``) where the
+    recipe names no optimiser: what pix2pix, SRGAN and the completion network's trainers share."""
+
+    paper_optimizer: dict[str, Any] = PAPER_ADAM
+
+    def setup(self, run: TrainerRun) -> None:
+        adam = paper_adam(run.device, self.paper_optimizer)
+        self.default_optimizers = {"generator": adam, "discriminator": adam}
+        super().setup(run)
+
+
+class Pix2PixTrainer(PaperGANTrainer):
     """``core.gan`` with pix2pix's halved D objective and its Adam settings."""
 
     registered_name = "image.pix2pix"
@@ -68,21 +90,12 @@ class Pix2PixTrainer(GANTrainer):
         discriminator_scale: float = 0.5,
         ema: float | None = None,
     ) -> None:
-        super().__init__(
-            generator=generator,
-            discriminator=discriminator,
-            adversarial=adversarial,
-            losses=losses,
-            n_critic=1,
-            ema=ema,
-        )
+        super().__init__(generator, discriminator, adversarial, losses, n_critic=1, ema=ema)
         if discriminator_scale <= 0:
             raise ValueError(f"discriminator_scale must be > 0, got {discriminator_scale}")
         self.discriminator_scale = discriminator_scale
 
     def setup(self, run: TrainerRun) -> None:
-        adam = paper_adam(run.device)
-        self.default_optimizers = {"generator": adam, "discriminator": adam}
         super().setup(run)
         if not getattr(self.D, "conditional", False):
             raise RecipeError(
@@ -151,12 +164,7 @@ class SupervisedTrainer(Trainer):
             real, condition = fetch_batch(run)
             fake = generate(self.G, sample_latent(self.G, real.shape[0], run.device), condition)
             context = Context(self.G, None, real, fake, condition, step=run.step)
-            total = None
-            for role, term in self.terms:
-                value = term(context)
-                logs[role] = value.detach()
-                total = term.weight * value if total is None else total + term.weight * value
-            return total
+            return add_terms(self.terms, context, logs)
 
         logs["g_loss"] = run.update(self.generator_role, compute)
         self.updates += 1
@@ -170,14 +178,13 @@ class SupervisedTrainer(Trainer):
 
 
 # ====================================================================== content + adversarial
-class ContentGANTrainer(GANTrainer):
+class ContentGANTrainer(PaperGANTrainer):
     """``core.gan`` whose adversarial term enters G's objective scaled by
     ``adversarial_weight`` (D's objective is the adversarial loss unscaled), beside the
     recipe's content terms; with ``update_generator: false`` only D is trained, on the fakes
     of the fixed generator."""
 
     registered_name = "image.content_gan"
-    paper_optimizer: dict[str, Any] = PAPER_ADAM
 
     def __init__(
         self,
@@ -195,9 +202,6 @@ class ContentGANTrainer(GANTrainer):
         self.adversarial_weight, self.update_generator = adversarial_weight, update_generator
 
     def setup(self, run: TrainerRun) -> None:
-        fused = torch.device(run.device).type in FUSED_DEVICES
-        adam = {**self.paper_optimizer, "fused": True} if fused else dict(self.paper_optimizer)
-        self.default_optimizers = {"generator": adam, "discriminator": adam}
         super().setup(run)
         attach_data(run, self.g_terms + self.g_lazy)
 
@@ -205,11 +209,7 @@ class ContentGANTrainer(GANTrainer):
         adversarial = self.adversarial.generator_loss(context.fake_scores)
         logs["g_adversarial"] = adversarial.detach()
         loss = self.adversarial_weight * self.adversarial.weight * adversarial
-        for role, term in self.g_terms:
-            value = term(context)
-            logs[role] = value.detach()
-            loss = loss + term.weight * value
-        return loss
+        return add_terms(self.g_terms, context, logs, loss)
 
     def train_step(self, run: TrainerRun) -> dict[str, Any]:
         if self.update_generator:
