@@ -13,7 +13,7 @@ class GenmmError(Exception):
 class RecipeError(GenmmError):
     """A recipe is malformed: names the recipe file and the key path."""
 
-    def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
+    def __init__(self, message: str, file: str | None = None, key: str | None = None):
         self.file = file
         self.key = key
         where = ", ".join(part for part in (file, f"key '{key}'" if key else None) if part)

@@ -211,7 +211,6 @@ def check_call(
     factory: Callable[..., Any],
     signature: inspect.Signature,
     arguments: dict[str, Any],
-    *,
     file: str | None,
     key: str,
     label: str | None = None,
