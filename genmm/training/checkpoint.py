@@ -313,12 +313,9 @@ def latest(folder: Path) -> Path | None:
 
 
 def find(path: str | os.PathLike[str]) -> Path:
-    """A whole checkpoint folder from a run folder, a checkpoints folder or a checkpoint folder.
-
-    In a run or checkpoints folder it is the one ``last`` names, or, when that one is damaged,
-    the newest whole one: each skipped folder is logged as a warning with its reason, and
-    nothing is deleted. A checkpoint folder named directly is used as it is or refused, the
-    error naming the damaged file."""
+    """A whole checkpoint from a run, checkpoints or checkpoint folder: the one ``last`` names,
+    else the newest whole one (each skipped one logged with its reason); a checkpoint folder
+    named directly is used as it is or refused, naming the damaged file."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such run or checkpoint")
@@ -356,11 +353,9 @@ def first_whole(folder: Path, tried: list[Path]) -> Path:
 
 
 def verify(folder: Path) -> dict[str, Any]:
-    """Check that every file of a checkpoint is whole, cheap checks first: all there, then
-    ``meta.json`` reads, then each file's size, then each file's sha256 against ``meta.json``
-    (for a checkpoint written before checksums: the weights' header against the file's size,
-    the state loaded, the recipe parsed). Returns the metadata; raises a
-    :class:`CheckpointError` naming the first damaged file."""
+    """The metadata, once every file is whole, cheap checks first: all there, ``meta.json``
+    read, each size, each sha256 (without checksums: the weights' header against the file's
+    size, the state loaded, the recipe parsed); else a CheckpointError naming the file."""
     missing = [part for part in REQUIRED if not (folder / part).is_file()]
     if missing:
         raise CheckpointError(f"{folder}: incomplete checkpoint, missing {', '.join(missing)}")
