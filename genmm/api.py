@@ -26,10 +26,8 @@ def resolve(
     """A recipe (a file, a shipped recipe's name, or a mapping) loaded, overridden, given the
     core's defaults and validated; with the file it came from."""
     if isinstance(recipe, dict):
-        resolved = recipes.merge(
-            recipes.DEFAULTS, recipes.apply_overrides(recipe, list(overrides), None)
-        )
-        file = None
+        file, recipe = None, recipes.apply_overrides(recipe, list(overrides), None)
+        resolved = recipes.merge(recipes.DEFAULTS, recipe)
     else:
         path = find_recipe(str(recipe), manager)
         resolved, file = recipes.resolve(path, overrides), str(path)
@@ -48,11 +46,8 @@ def find_recipe(name: str, manager: PluginManager) -> Path:
     stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
     if stem in shipped:
         return shipped[stem]
-    raise RecipeError(
-        "recipe file not found (nor among the shipped recipes: "
-        f"{', '.join(sorted(shipped)) or 'none'})",
-        file=name,
-    )
+    known = ", ".join(sorted(shipped)) or "none"
+    raise RecipeError(f"recipe file not found (nor among the shipped recipes: {known})", name)
 
 
 def train(
@@ -91,11 +86,9 @@ def train(
     resolved, file = resolve(recipe, overrides, manager=manager, out=out or resume)
     run_folder = Path(resolved.get("out") or "runs/run")
     if folder is None and checkpoint.latest(run_folder / "checkpoints") is not None:
+        message = f"{run_folder} already holds checkpoints; continue it with --resume {run_folder}"
         raise RecipeError(
-            f"{run_folder} already holds checkpoints; continue it with --resume {run_folder} "
-            "or choose another --out (nothing was overwritten)",
-            file=file,
-            key="out",
+            f"{message} or choose another --out (nothing was overwritten)", file, "out"
         )
     run = Run(resolved, manager, recipe_file=file, out=run_folder)
     if run.is_main:

@@ -141,11 +141,8 @@ def comparable(recipe: dict[str, Any], manager: PluginManager) -> bool:
     """A bare loop exists for core.gan with one adversarial loss and the keys above."""
     phase = next(iter(recipe["phases"].values()))
     factory = manager.registry.get("trainers", phase["trainer"]).factory
-    return (
-        factory is GANTrainer
-        and set(phase) <= COMPARABLE_KEYS
-        and len(recipe.get("losses", {})) == 1
-    )
+    one_loss = len(recipe.get("losses", {})) == 1
+    return factory is GANTrainer and set(phase) <= COMPARABLE_KEYS and one_loss
 
 
 def benchmark(

@@ -36,10 +36,8 @@ def guarded(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = kwargs.get("debug") or os.environ.get("GENMM_DEBUG") == "1"
-        logging.basicConfig(
-            level=logging.DEBUG if debug else logging.INFO,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        level = logging.DEBUG if debug else logging.INFO
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
         try:
             return function(*args, **kwargs)
         except GenmmError as error:
@@ -97,22 +95,12 @@ def run(
         resolved, _ = resolve(source, overrides, manager=manager, out=out or resume)
         typer.echo(recipes.dump(recipes.with_defaults(resolved, manager.registry)), nl=False)
         return
-    run_ = train(
-        recipe,
-        overrides,
-        out=out,
-        resume=resume,
-        max_steps=max_steps,
-        progress=True,
-        manager=manager,
-    )
+    options = dict(out=out, resume=resume, max_steps=max_steps, progress=True, manager=manager)
+    run_ = train(recipe, overrides, **options)
     last = checkpoint.latest(run_.checkpoints)
     if run_.status == "interrupted":
-        typer.echo(
-            f"{run_.stop_requested}: stopped at step {run_.step}, saved {last}; "
-            f"continue with: genmm run --resume {run_.out}",
-            err=True,
-        )
+        stopped = f"{run_.stop_requested}: stopped at step {run_.step}, saved {last}"
+        typer.echo(f"{stopped}; continue with: genmm run --resume {run_.out}", err=True)
         raise typer.Exit(130 if run_.stop_requested == "SIGINT" else 143)
     typer.echo(f"done: {run_.step} steps, run folder {run_.out}, last checkpoint {last}")
 
@@ -185,7 +173,7 @@ def generate(
         p if p.kind is p.VAR_KEYWORD else p.replace(kind=p.KEYWORD_ONLY) for p in parameters
     ]
     accepted = signature.replace(parameters=parameters)
-    check_call(run_.writer.generate, accepted, options, file=str(target), key="generate")
+    check_call(run_.writer.generate, accepted, options, str(target), "generate")
     run_.generate_seed = seed
     written = run_.writer.generate(run_, n, output, **options)
     for path in written:
@@ -228,12 +216,8 @@ def plugins(
     rows = []
     for info in manager.infos.values():
         row = {"name": info.name, "source": info.source, "version": info.version}
-        row["registered"] = info.registered
-        if info.error:
-            row["error"] = info.error
-        if hooks:
-            row["hooks"] = info.hooks
-        rows.append(row)
+        row |= {"registered": info.registered} | ({"error": info.error} if info.error else {})
+        rows.append(row | ({"hooks": info.hooks} if hooks else {}))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -256,8 +240,7 @@ def plugins(
 def list_recipes(plugin: list[Path] | None = PluginOption, debug: bool = DebugOption) -> None:
     """The recipes the loaded plugins ship, one line each (`genmm run NAME` runs one)."""
     for name, path in recipes.shipped(manager_for(plugin)).items():
-        data = recipes.read_yaml(path)
-        typer.echo(f"{name:<22} {data.get('description', '')}")
+        typer.echo(f"{name:<22} {recipes.read_yaml(path).get('description', '')}")
 
 
 @app.command(name="new-plugin")

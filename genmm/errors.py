@@ -13,9 +13,8 @@ class GenmmError(Exception):
 class RecipeError(GenmmError):
     """A recipe is malformed: names the recipe file and the key path."""
 
-    def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
-        self.file = file
-        self.key = key
+    def __init__(self, message: str, file: str | None = None, key: str | None = None):
+        self.file, self.key = file, key
         where = ", ".join(part for part in (file, f"key '{key}'" if key else None) if part)
         super().__init__(f"{where}: {message}" if where else message)
 

@@ -58,10 +58,8 @@ def discriminate(discriminator: nn.Module, x: Tensor, condition: Any = None):
     A discriminator returns scores, a list of scores (one per scale), or a pair
     ``(scores, features)`` where features are intermediate activations for feature matching.
     """
-    if getattr(discriminator, "conditional", False):
-        output = discriminator(x, condition)
-    else:
-        output = discriminator(x)
+    conditional = getattr(discriminator, "conditional", False)
+    output = discriminator(x, condition) if conditional else discriminator(x)
     features: list[Tensor] = []
     if isinstance(output, tuple) and len(output) == 2 and isinstance(output[1], (list, tuple)):
         output, features = output[0], list(output[1])
@@ -70,10 +68,7 @@ def discriminate(discriminator: nn.Module, x: Tensor, condition: Any = None):
 
 
 def _sum(values: list[Tensor]) -> Tensor:
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total
+    return sum(values[1:], values[0])
 
 
 class Loss:
@@ -84,8 +79,7 @@ class Loss:
     def __init__(self, weight: float = 1.0, every: int = 1) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
-        self.weight = weight
-        self.every = every
+        self.weight, self.every = weight, every
 
     def __call__(self, context: Context) -> Tensor:
         raise NotImplementedError
@@ -241,9 +235,7 @@ class FeatureMatchingLoss(Loss):
     def __call__(self, context: Context) -> Tensor:
         pairs = list(zip(context.real_features, context.fake_features))
         if not pairs:
-            raise ValueError(
-                "feature matching needs a discriminator that returns (scores, features)"
-            )
+            raise ValueError("feature matching needs a discriminator returning (scores, features)")
         if self.statistic == "mean":
             terms = [(r.detach().mean(0) - f.mean(0)).pow(2).mean() for r, f in pairs]
         else:

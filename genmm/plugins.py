@@ -75,7 +75,6 @@ class PluginManager:
     def load_default(self, extra_files: list[str] | tuple[str, ...] = ()) -> None:
         """Load the core plugin, every entry point of group ``genmm`` and ``extra_files``."""
         disabled = {p.strip() for p in os.environ.get("GENMM_DISABLE_PLUGINS", "").split(",")}
-        disabled.discard("")
         import genmm.core_plugin as core
 
         self.add(core, "core", "genmm (built in)", _version("genmm"))
@@ -89,8 +88,9 @@ class PluginManager:
                 module = entry_point.load()
             except Exception as error:  # report by name, keep loading the others
                 log.warning("plugin '%s' failed to load: %s", entry_point.name, error)
+                problem = f"{type(error).__name__}: {error}"
                 self.infos[entry_point.name] = PluginInfo(
-                    entry_point.name, source, version, error=f"{type(error).__name__}: {error}"
+                    entry_point.name, source, version, problem
                 )
                 continue
             self.add(module, entry_point.name, source, version)
@@ -147,10 +147,8 @@ class PluginManager:
                 except PluginError:
                     raise
                 except Exception as error:
-                    raise PluginError(
-                        f"plugin '{plugin_name}' failed in genmm_register_{kind}: "
-                        f"{type(error).__name__}: {error}"
-                    ) from error
+                    where = f"plugin '{plugin_name}' failed in genmm_register_{kind}"
+                    raise PluginError(f"{where}: {type(error).__name__}: {error}") from error
         return registry
 
 

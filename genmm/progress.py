@@ -46,12 +46,8 @@ class TrainingProgress:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.plain = not _is_terminal(self.stream)
-        self.clock = clock
-        self.interval = 1.0 / rate
-        self.plain_interval = interval
-        self.last = 0.0
+        self.enabled, self.plain, self.clock = enabled, not _is_terminal(self.stream), clock
+        self.interval, self.plain_interval, self.last = 1.0 / rate, interval, 0.0
         self.started: dict[Any, tuple[float, int]] = {}
         self.totals: dict[Any, int] = {}
         self.names: dict[Any, str] = {}
@@ -59,18 +55,11 @@ class TrainingProgress:
         self.progress: Progress | None = None
         if not self.plain:
             console = Console(stderr=True) if stream is None else Console(file=stream)
+            columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+            columns += [TextColumn("{task.fields[speed]}"), TimeElapsedColumn(), TextColumn("ETA")]
+            columns += [TimeRemainingColumn(), TextColumn("{task.fields[losses]}")]
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[speed]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[losses]}"),
-                console=console,
-                disable=not enabled,
-                transient=False,
+                *columns, console=console, disable=not enabled, transient=False
             )
 
     def __enter__(self) -> TrainingProgress:
@@ -93,10 +82,8 @@ class TrainingProgress:
             task = len(self.names)
             self.last = now
             self.write(f"{name}: start, step {completed}/{total}")
-        self.started[task] = (now, completed)
-        self.totals[task] = total
-        self.names[task] = name
-        self.state[task] = (completed, {})
+        self.started[task], self.totals[task] = (now, completed), total
+        self.names[task], self.state[task] = name, (completed, {})
         return task
 
     def update(self, task: Any, completed: int, logs: dict[str, float]) -> None:
@@ -111,10 +98,8 @@ class TrainingProgress:
         if now - self.last < self.interval:
             return
         self.last = now
-        speed = self.speed(task, completed, now)
-        self.progress.update(
-            task, completed=completed, speed=f"{speed:.1f} it/s", losses=_losses(logs)
-        )
+        speed = f"{self.speed(task, completed, now):.1f} it/s"
+        self.progress.update(task, completed=completed, speed=speed, losses=_losses(logs))
 
     def finish(self, task: Any) -> None:
         """The phase ran to its end."""
@@ -122,13 +107,10 @@ class TrainingProgress:
         if self.progress is not None:
             self.progress.update(task, completed=total)
             return
-        now = self.clock()
-        began, _ = self.started[task]
-        _, logs = self.state[task]
-        parts = [
-            f"{self.names[task]}: done, step {total}/{total} in {_duration(now - began)}",
-            f"{self.speed(task, total, now):.1f} steps/s",
-        ]
+        now, (began, _) = self.clock(), self.started[task]
+        logs = self.state[task][1]
+        done = f"{self.names[task]}: done, step {total}/{total} in {_duration(now - began)}"
+        parts = [done, f"{self.speed(task, total, now):.1f} steps/s"]
         self.write(", ".join(parts + ([_losses(logs)] if logs else [])))
 
     def speed(self, task: Any, completed: int, now: float) -> float:
@@ -138,8 +120,7 @@ class TrainingProgress:
 
     def line(self, task: Any, now: float) -> str:
         """``gan: step 1230/6000 (20%), 41.0 steps/s, ETA 1m56s, d_loss=1.21 g_loss=0.734``"""
-        completed, logs = self.state[task]
-        total = self.totals[task]
+        (completed, logs), total = self.state[task], self.totals[task]
         speed = self.speed(task, completed, now)
         share = f" ({100 * completed // total}%)" if total else ""
         eta = _duration((total - completed) / speed) if speed > 0 else "?"

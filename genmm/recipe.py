@@ -27,32 +27,13 @@ PHASE_KEYS = tuple(
     "trainer max_steps epochs batch_size optimizers schedules clip_grad_norm accumulate".split()
 )
 #: keys of earlier versions, and what replaced them
-RENAMED = {
-    "trainer": "runtime",
-    "optimizer": "optimizers",
-    "schedule": "schedules",
-    "g_optimizer": "optimizers",
-    "d_optimizer": "optimizers",
-}
-SECTION_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "eval": {"every": int, "metrics": list},
-    "samples": {"every": int, "n": int},
-    "checkpoint": {"every": int, "keep": int},
-    "runtime": {
-        "device": str,
-        "precision": str,
-        "threads": int,
-        "on_nan": str,
-        "log_every": int,
-        "progress": bool,
-        "rollback_lr_factor": (int, float),
-    },
-}
+RENAMED = {"trainer": "runtime", "schedule": "schedules"}
+RENAMED |= dict.fromkeys(("optimizer", "g_optimizer", "d_optimizer"), "optimizers")
 CHOICES = {
     ("runtime", "on_nan"): ("stop", "rollback"),
     ("runtime", "precision"): ("auto", "fp32", "bf16"),
 }
-
+#: the core's sections and their defaults; each key takes its default's type (a float: any number)
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "eval": {"every": 0, "metrics": []},
@@ -68,7 +49,11 @@ DEFAULTS: dict[str, Any] = {
         "rollback_lr_factor": 0.5,
     },
 }
-
+SECTION_KEYS = {
+    section: {key: (int, float) if type(v) is float else type(v) for key, v in keys.items()}
+    for section, keys in DEFAULTS.items()
+    if isinstance(keys, dict)
+}
 
 #: the largest integer a recipe may hold (a 1000-bit integer has about 300 digits)
 MAX_INT_BITS = 1000
@@ -79,11 +64,8 @@ MAX_BASES = 32
 
 
 class Loader(yaml.SafeLoader):
-    """Safe loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does.
-
-    A scalar PyYAML cannot build (``2020-13-45``, ``!!int abc``, an integer of 5000 digits)
-    raises a :class:`yaml.YAMLError` at its line, not the ValueError or KeyError of its
-    constructor."""
+    """Safe loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does; a scalar it
+    cannot build (``2020-13-45``, ``!!int abc``, 5000 digits) is a YAMLError at its line."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -170,9 +152,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise RecipeError(
-            f"expected a mapping at the top, got {type(data).__name__}", file=str(path)
-        )
+        raise RecipeError(f"expected a mapping at the top, got {type(data).__name__}", str(path))
     check_shape(data, str(path))
     return data
 
@@ -199,12 +179,9 @@ SHARED = Path(__file__).resolve().parent / "recipes"
 
 
 def base_path(recipe: Path, base: str) -> Path:
-    """A ``base:`` path: relative to the recipe's folder; when it is not there, among the
-    core's shared bases (``genmm/recipes/``)."""
+    """A ``base:`` path: relative to the recipe's folder, else among the shared bases."""
     local = recipe.parent / base
-    if _exists(local) or not _exists(SHARED / base):
-        return local
-    return SHARED / base
+    return local if _exists(local) or not _exists(SHARED / base) else SHARED / base
 
 
 def _exists(path: Path) -> bool:
@@ -228,25 +205,20 @@ def shipped(manager: Any) -> dict[str, Path]:
 def load(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Load a recipe and its ``base:`` chain (bases first, this file last)."""
     path = Path(path).absolute()
+    problem = None
     if _stack and _real(path) in {_real(p) for p in _stack}:  # 'a/../a/r.yaml' is 'a/r.yaml'
-        chain = " -> ".join(p.name for p in (*_stack, path))
-        raise RecipeError(f"'base:' cycle: {chain}", file=str(_stack[-1]), key="base")
-    if len(_stack) > MAX_BASES:
-        message = f"'base:' chain longer than {MAX_BASES} files"
-        raise RecipeError(message, file=str(_stack[-1]), key="base")
-    if _stack and _exists(path) and not path.is_file():  # a folder, /dev/zero, a pipe
-        message = f"base '{path}' is not a regular file"
-        raise RecipeError(message, file=str(_stack[-1]), key="base")
+        problem = "'base:' cycle: " + " -> ".join(p.name for p in (*_stack, path))
+    elif len(_stack) > MAX_BASES:
+        problem = f"'base:' chain longer than {MAX_BASES} files"
+    elif _stack and _exists(path) and not path.is_file():  # a folder, /dev/zero, a pipe
+        problem = f"base '{path}' is not a regular file"
+    if problem:
+        raise RecipeError(problem, file=str(_stack[-1]), key="base")
     data = read_yaml(path)
-    bases = data.pop("base", None)
-    if bases is None:
-        bases = []
-    elif isinstance(bases, str):
-        bases = [bases]
-    elif not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
-        raise RecipeError(
-            "expected a file name or a list of file names", file=str(path), key="base"
-        )
+    bases = data.pop("base", None) or []
+    bases = [bases] if isinstance(bases, str) else bases
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise RecipeError("expected a file name or a list of file names", str(path), "base")
     merged: dict[str, Any] = {}
     for base in bases:
         merged = merge(merged, load(base_path(path, base), (*_stack, path)))
@@ -265,8 +237,7 @@ def parse_override(text: str, file: str | None = None) -> tuple[list[str], Any]:
     """``a.b.c=value`` -> ``(["a", "b", "c"], value)``, the value parsed as YAML (kept as text
     when it is not YAML)."""
     if "=" not in text:
-        message = f"override '{text}' is not of the form key.path=value"
-        raise RecipeError(message, file=file, key=text)
+        raise RecipeError(f"override '{text}' is not of the form key.path=value", file, text)
     key, _, raw = text.partition("=")
     parts = key.strip().split(".")
     if not all(parts):
@@ -288,9 +259,7 @@ def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | No
         for depth, part in enumerate(parts[:-1]):
             path = ".".join(parts[: depth + 1])
             if not isinstance(node, dict):
-                raise RecipeError(
-                    f"override '{text}': '{path}' is not a mapping", file=file, key=path
-                )
+                raise RecipeError(f"override '{text}': '{path}' is not a mapping", file, path)
             if part not in node and depth == 0 and part in TOP_LEVEL:
                 node[part] = {}
             elif part not in node:
@@ -440,12 +409,11 @@ class Checker:
         if isinstance(clip, dict):
             self.keys(clip, f"{key}.clip_grad_norm")
         for role, norm in clip.items() if isinstance(clip, dict) else [(None, clip)]:
-            if norm is not None and (
-                isinstance(norm, bool) or not isinstance(norm, (int, float)) or norm <= 0
-            ):
+            number = isinstance(norm, (int, float)) and not isinstance(norm, bool)
+            if norm is not None and not (number and norm > 0):
+                where = f"{key}.clip_grad_norm" + (f".{role}" if role else "")
                 self.fail(
-                    f"expected a positive number or null (or {{role: number}}), got {norm!r}",
-                    f"{key}.clip_grad_norm" + (f".{role}" if role else ""),
+                    f"expected a positive number or null (or {{role: number}}), got {norm!r}", where
                 )
         for section, check in (("optimizers", check_optimizer), ("schedules", check_schedule)):
             table = phase.get(section) or {}
@@ -458,21 +426,14 @@ class Checker:
                     self.keys(spec, where)
                     if "name" in spec:
                         self.name(spec["name"], section[:-1], f"{where}.name")
-                check(spec, file=self.file, key=f"{key}.{section}.{role}")
+                check(spec, file=self.file, key=where)
         arguments = {k: v for k, v in phase.items() if k not in PHASE_KEYS}
         accepted = component.signature.parameters
         for argument in arguments:
             if argument not in accepted:
                 hint = did_you_mean(argument, [*PHASE_KEYS, *accepted])
                 self.fail(f"unknown key '{argument}' for '{trainer}'{hint}", f"{key}.{argument}")
-        check_call(
-            component.factory,
-            component.signature,
-            arguments,
-            file=self.file,
-            key=key,
-            label=trainer,
-        )
+        check_call(component.factory, component.signature, arguments, self.file, key, trainer)
 
 
 def dump(recipe: dict[str, Any]) -> str:

@@ -37,8 +37,7 @@ class Component:
         return signature_of(self.factory)
 
     def describe(self) -> str:
-        doc = inspect.getdoc(self.factory) or ""
-        return doc.splitlines()[0] if doc else ""
+        return (inspect.getdoc(self.factory) or "").partition("\n")[0]
 
 
 def closest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -59,31 +58,27 @@ class Registry:
     def add(
         self, kind: str, name: str, factory: Callable[..., Any], plugin: str, **about: Any
     ) -> None:
+        by = f"plugin '{plugin}' registered"
         if kind not in self.components:
             raise PluginError(f"unknown component kind '{kind}'{closest(kind, KINDS)}")
         if not isinstance(name, str) or "." not in name:
             raise PluginError(
-                f"plugin '{plugin}' registered {singular(kind)} {name!r}: "
-                "names must look like '<plugin>.<thing>'"
+                f"{by} {singular(kind)} {name!r}: names must look like '<plugin>.<thing>'"
             )
         if not callable(factory):
-            raise PluginError(f"plugin '{plugin}' registered {name!r} with a non-callable factory")
+            raise PluginError(f"{by} {name!r} with a non-callable factory")
         check_parameters(name, factory, plugin)
         existing = self.components[kind].get(name)
         if existing is not None:
-            raise PluginError(
-                f"{singular(kind)} '{name}' is registered twice: by plugin '{existing.plugin}' "
-                f"and by plugin '{plugin}'"
-            )
+            twice = f"by plugin '{existing.plugin}' and by plugin '{plugin}'"
+            raise PluginError(f"{singular(kind)} '{name}' is registered twice: {twice}")
         self.components[kind][name] = Component(name, kind, factory, plugin, dict(about))
 
     def get(self, kind: str, name: str, *, file: str | None = None, key: str | None = None):
         table = self.components[kind]
         if name not in table:
             raise RecipeError(
-                f"unknown {singular(kind)} '{name}'{closest(name, tuple(table))}",
-                file=file,
-                key=key,
+                f"unknown {singular(kind)} '{name}'{closest(name, tuple(table))}", file, key
             )
         return table[name]
 
@@ -95,19 +90,11 @@ class Registry:
     ) -> Component:
         """Check recipe arguments against the factory signature, building nothing."""
         component = self.get(kind, name, file=file, key=f"{key}.name" if key else "name")
-        check_call(
-            component.factory, component.signature, arguments, file=file, key=key, label=name
-        )
+        check_call(component.factory, component.signature, arguments, file, key, name)
         return component
 
     def build(
-        self,
-        kind: str,
-        spec: dict[str, Any],
-        *,
-        file: str | None = None,
-        key: str = "",
-        **extra: Any,
+        self, kind: str, spec: dict[str, Any], file: str | None = None, key: str = "", **extra: Any
     ) -> Any:
         """Build ``spec = {name: ..., **arguments}`` (checked once, by ``recipe.validate``);
         ``extra`` (the injected ``description``, a dataset's ``seed``) are passed when accepted.
@@ -121,29 +108,20 @@ class Registry:
         try:
             return component.factory(**arguments)
         except (TypeError, ValueError) as error:
-            raise RecipeError(f"building '{name}' failed: {error}", file=file, key=key)
+            raise RecipeError(f"building '{name}' failed: {error}", file, key)
 
 
 def split_spec(kind: str, spec: Any, *, file: str | None, key: str) -> tuple[str, dict[str, Any]]:
     """``{name: ..., **arguments}`` -> ``(name, arguments)``; a RecipeError without a name."""
     if not isinstance(spec, dict) or "name" not in spec:
         message = f"expected a mapping with a 'name' of a registered {singular(kind)}"
-        raise RecipeError(message, file=file, key=key)
+        raise RecipeError(message, file, key)
     return spec["name"], {k: v for k, v in spec.items() if k != "name"}
 
 
 def takes_any(parameters: Any) -> bool:
     """Whether a signature's parameters include ``**kwargs``."""
     return any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-
-
-def _plain_parameters(parameters: Any) -> dict[str, inspect.Parameter]:
-    """Parameters a recipe can set: neither ``*args``/``**kwargs`` nor injected."""
-    return {
-        n: p
-        for n, p in parameters.items()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in INJECTED
-    }
 
 
 #: what the core hands factories itself; a recipe never sets these
@@ -194,16 +172,13 @@ def check_parameters(name: str, factory: Callable[..., Any], plugin: str) -> Non
     except (TypeError, ValueError):
         return  # a builtin without a signature: nothing to check
     for parameter in parameters:
-        if parameter in REFUSED:
-            raise PluginError(
-                f"plugin '{plugin}' registered '{name}' with a parameter '{parameter}': "
-                f"{REFUSED[parameter]}"
-            )
         near = difflib.get_close_matches(parameter, INJECTED, n=1, cutoff=0.75)
+        problem = REFUSED.get(parameter)
         if near and parameter not in INJECTED:
+            problem = problem or f"did you mean the injected '{near[0]}'?"
+        if problem:
             raise PluginError(
-                f"plugin '{plugin}' registered '{name}' with a parameter '{parameter}': "
-                f"did you mean the injected '{near[0]}'?"
+                f"plugin '{plugin}' registered '{name}' with a parameter '{parameter}': {problem}"
             )
 
 
@@ -211,7 +186,6 @@ def check_call(
     factory: Callable[..., Any],
     signature: inspect.Signature,
     arguments: dict[str, Any],
-    *,
     file: str | None,
     key: str,
     label: str | None = None,
@@ -219,17 +193,17 @@ def check_call(
     """Unknown keys, missing required arguments and values of the wrong type raise RecipeError;
     the message calls the component ``label`` (its registered name) or the factory's name."""
     label = label or getattr(factory, "__qualname__", getattr(factory, "__name__", repr(factory)))
-    parameters = signature.parameters
-    settable = _plain_parameters(parameters)
-    prefix = f"{key}." if key else ""
+    parameters, prefix = signature.parameters, f"{key}." if key else ""
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    settable = [n for n, p in parameters.items() if p.kind not in variadic and n not in INJECTED]
     for argument, value in arguments.items():
         where = prefix + argument
         if argument in INJECTED:
             message = f"'{argument}' is handed to '{label}' by genmm; a recipe does not set it"
-            raise RecipeError(message, file=file, key=where)
+            raise RecipeError(message, file, where)
         if argument not in parameters and not takes_any(parameters):
-            message = f"unknown key '{argument}' for '{label}'{closest(argument, list(settable))}"
-            raise RecipeError(message, file=file, key=where)
+            message = f"unknown key '{argument}' for '{label}'{closest(argument, settable)}"
+            raise RecipeError(message, file, where)
         if argument in parameters:
             parameter = parameters[argument]
             annotation = parameter.annotation
@@ -237,11 +211,12 @@ def check_call(
                 annotation = type(parameter.default)
             problem = type_problem(annotation, value, where)
             if problem is not None:
-                raise RecipeError(problem[1], file=file, key=problem[0])
-    for name, parameter in settable.items():
-        if parameter.default is parameter.empty and name not in arguments:
-            message = f"missing required argument '{name}' for '{label}'"
-            raise RecipeError(message, file=file, key=prefix + name)
+                raise RecipeError(problem[1], file, problem[0])
+    for name in settable:
+        if parameters[name].default is inspect.Parameter.empty and name not in arguments:
+            raise RecipeError(
+                f"missing required argument '{name}' for '{label}'", file, prefix + name
+            )
 
 
 def _show(annotation: Any) -> str:
@@ -284,7 +259,7 @@ def type_problem(annotation: Any, value: Any, key: str) -> tuple[str, str] | Non
             return wrong
         if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
             if len(value) != len(args):
-                return key, f"expected {len(args)} items ({_show(annotation)}), got {value!r}"
+                return (key, f"expected {len(args)} items ({_show(annotation)}), got {value!r}")
             items = list(zip(args, value))
         else:
             items = [(args[0], item) for item in value] if args else []

@@ -10,16 +10,9 @@ if TYPE_CHECKING:
 
 
 class Writer:
-    """Base class of registered writers.
-
-    Subclasses implement :meth:`write`. :meth:`generate` is what ``genmm generate`` calls;
-    a subclass that takes sampling options (``--truncation``, ``--temperature``, ``--label``)
-    names them as keyword arguments of its ``generate`` (the CLI checks ``--option value``
-    pairs against that signature) and passes them on to ``run.sample(n, **options)``, which
-    hands them to the generator's forward: no writer sets state on a model. A writer factory
-    that needs the data's facts (a vocabulary, a sample rate) takes ``description``. The
-    folder a writer is given exists.
-    """
+    """Base class of registered writers: subclasses implement :meth:`write`. Sampling options
+    (``--truncation``, ``--label``) are keyword arguments of :meth:`generate`, checked by the CLI
+    and passed on to ``run.sample(n, **options)``: no writer sets state on a model."""
 
     #: file name ending of the default output, e.g. ".png"
     suffix: str = ""

@@ -12,9 +12,8 @@ if TYPE_CHECKING:
 
 class Metric:
     """A registered metric: ``__call__(run) -> {name: value}``, run inside ``run.evaluating()``
-    (a factory that needs the data's facts takes ``description``; held-out data is
-    ``run.dataset.held_out_set()``)
-    (eval mode, no gradients, a private random stream)."""
+    (eval mode, no gradients, a private random stream); held-out data is
+    ``run.dataset.held_out_set()``."""
 
     def __call__(self, run: Run) -> dict[str, float]:
         raise NotImplementedError

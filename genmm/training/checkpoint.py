@@ -1,23 +1,19 @@
-"""Atomic checkpoints: ``model.safetensors`` (weights), ``state.pt`` (everything else,
-loadable with ``weights_only=True``), ``meta.json``, the resolved ``recipe.yaml`` and the
-data description ``description.json``.
+"""Atomic checkpoints: ``model.safetensors`` (weights), ``state.pt`` (everything else, loadable
+with ``weights_only=True``), ``meta.json``, the resolved ``recipe.yaml`` and ``description.json``.
 
-A checkpoint is written to a hidden temporary folder, ``.tmp-<name>-<pid>``, and renamed into
-place; ``last`` is switched only afterwards, so a crash or a kill at any moment leaves the
-previous checkpoint intact. ``meta.json`` is written last and records every other file's size
-and sha256 (``files``), so :func:`verify` tells a whole checkpoint from a damaged one: sizes
-first (a stat each), then the checksums. A write that fails (a full disk) removes its temporary
-folder and raises a :class:`CheckpointError` saying how much space the checkpoint needs.
-:func:`find` in a run folder takes the newest whole checkpoint, skipping damaged ones with a
-warning; it deletes nothing.
-
-The steps of :func:`save`, in order: :func:`write_weights`, :func:`write_state`, the texts,
-``meta.json``, :func:`publish` (the rename), :func:`point_last`, :func:`prune`. Fault tests
-patch them to stop a write half-way.
+A checkpoint is written to a hidden ``.tmp-<name>-<pid>`` folder and renamed into place; ``last``
+is switched only afterwards, so a crash or kill at any moment leaves the previous checkpoint
+intact. ``meta.json``, written last, records every other file's size and sha256, so
+:func:`verify` tells a whole checkpoint from a damaged one and :func:`find` takes the newest
+whole one, skipping damaged ones with a warning (it deletes nothing). A failed write removes its
+temporary folder and raises a :class:`CheckpointError` saying how much space it needs. Fault tests
+patch the steps of :func:`save` (:func:`write_weights`, :func:`write_state`, :func:`publish`,
+:func:`point_last`, :func:`prune`) to stop a write half-way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -32,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from genmm.errors import CheckpointError
 
@@ -43,15 +39,11 @@ WEIGHTS, STATE, META, RECIPE = "model.safetensors", "state.pt", "meta.json", "re
 DESCRIPTION = "description.json"  # the dataset's plain-data description
 REQUIRED = (WEIGHTS, STATE, META, RECIPE)
 #: what each file holds, for error messages
-WHAT = {
-    WEIGHTS: "weights",
-    STATE: "training state",
-    META: "metadata",
-    RECIPE: "recipe",
-    DESCRIPTION: "data description",
-}
+WHAT = {WEIGHTS: "weights", STATE: "training state", META: "metadata", RECIPE: "recipe"}
+WHAT[DESCRIPTION] = "data description"
 HIDDEN = (".tmp-", ".old-", ".last-", ".del-")  # a save's scratch names, suffixed with its pid
 MB = 1024 * 1024
+DAMAGED = "the file is damaged or truncated"
 
 
 def rng_state() -> dict[str, Any]:
@@ -66,13 +58,11 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    python = state["python"]
+    python, numpy = state["python"], state["numpy"]
     random.setstate((python[0], tuple(python[1]), python[2]))
-    numpy = state["numpy"]
     keys = numpy["keys"].numpy().astype(np.uint32)
-    np.random.set_state(
-        (numpy["kind"], keys, numpy["position"], numpy["has_gauss"], numpy["cached"])
-    )
+    rest = (numpy["position"], numpy["has_gauss"], numpy["cached"])
+    np.random.set_state((numpy["kind"], keys, *rest))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -108,19 +98,17 @@ def save(
     description: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``folder/name`` atomically, point ``folder/last`` at it, keep the newest ``keep``.
-
-    A failed write (``OSError``: a full disk, a lost mount) removes the temporary folder and
-    raises a :class:`CheckpointError` naming the file, with the space the checkpoint needs;
-    the previous checkpoint and ``last`` are untouched."""
+    A failed write leaves the previous checkpoint and ``last`` untouched."""
     folder.mkdir(parents=True, exist_ok=True)
     sweep(folder)
-    final = folder / name
-    temporary = folder / f".tmp-{name}-{os.getpid()}"
+    final, temporary = folder / name, folder / f".tmp-{name}-{os.getpid()}"
     if temporary.exists():
         shutil.rmtree(temporary)
     tensors, aliases = flatten_weights(modules)
     texts = {RECIPE: recipe_text, DESCRIPTION: json.dumps(description or {})}
-    sizes = estimate_sizes(tensors, state, texts)
+    weights = sum(t.numel() * t.element_size() for t in tensors.values()) + 128 * len(tensors)
+    sizes = {WEIGHTS: weights, STATE: tensor_bytes(state) + 4096}  # estimates, for errors
+    sizes |= {part: len(text.encode("utf-8")) for part, text in texts.items()} | {META: 1024}
     writing = final
     try:
         temporary.mkdir()
@@ -133,12 +121,11 @@ def save(
         for part, text in texts.items():
             writing = temporary / part
             writing.write_text(text, encoding="utf-8")
-        files = {part: facts(temporary / part) for part in (WEIGHTS, STATE, *texts)}
+        files = {p: facts(temporary / p) for p in (WEIGHTS, STATE, *texts)}
         writing = temporary / META
         writing.write_text(json.dumps({**meta, "files": files}, indent=2), encoding="utf-8")
-        for file in temporary.iterdir():
-            writing = file
-            with open(file, "rb") as handle:
+        for writing in temporary.iterdir():
+            with open(writing, "rb") as handle:
                 os.fsync(handle.fileno())
         writing = final
         publish(temporary, final)
@@ -167,6 +154,7 @@ def write_state(file: Path, state: dict[str, Any]) -> None:
 def publish(temporary: Path, final: Path) -> None:
     """Rename the written folder into place. A checkpoint already at that name (a resumed run
     reaching a step again) is replaced when whole; a damaged one is kept as ``damaged-<name>``."""
+    trash = None
     if final.exists():
         try:
             verify(final)
@@ -177,23 +165,21 @@ def publish(temporary: Path, final: Path) -> None:
         else:
             trash = final.parent / f".old-{final.name}-{os.getpid()}"
             os.rename(final, trash)
-            try:
-                os.rename(temporary, final)
-            except BaseException:
-                os.rename(trash, final)
-                raise
-            shutil.rmtree(trash, ignore_errors=True)
-            sync_folder(final.parent)
-            return
-    os.rename(temporary, final)
+    try:
+        os.rename(temporary, final)
+    except BaseException:
+        if trash:
+            os.rename(trash, final)
+        raise
+    if trash:
+        shutil.rmtree(trash, ignore_errors=True)
     sync_folder(final.parent)
 
 
 def point_last(folder: Path, name: str) -> None:
     """Switch ``folder/last`` to ``name`` atomically (a new link renamed over the old)."""
     link = folder / f".last-{os.getpid()}"
-    if link.is_symlink() or link.exists():
-        link.unlink()
+    link.unlink(missing_ok=True)
     os.symlink(name, link)
     os.replace(link, folder / "last")
     sync_folder(folder)
@@ -201,16 +187,12 @@ def point_last(folder: Path, name: str) -> None:
 
 def sync_folder(folder: Path) -> None:
     """Make a rename in ``folder`` durable (where the platform allows opening folders)."""
-    try:
+    with contextlib.suppress(OSError):
         descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def unused(path: Path) -> Path:
@@ -226,47 +208,22 @@ def facts(file: Path) -> dict[str, Any]:
 
 
 def digest(file: Path) -> str:
-    hasher = hashlib.sha256()
     with open(file, "rb") as handle:
-        while chunk := handle.read(MB):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def estimate_sizes(
-    tensors: dict[str, torch.Tensor], state: dict[str, Any], texts: dict[str, str]
-) -> dict[str, int]:
-    """Bytes each file will take, before writing it: tensor bytes plus a small allowance."""
-    weights = sum(t.numel() * t.element_size() for t in tensors.values()) + 128 * len(tensors)
-    sizes = {WEIGHTS: weights, STATE: tensor_bytes(state) + 4096}
-    sizes.update({part: len(text.encode("utf-8")) for part, text in texts.items()})
-    sizes[META] = 1024
-    return sizes
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def tensor_bytes(value: Any) -> int:
     if isinstance(value, torch.Tensor):
         return value.numel() * value.element_size() + 64
     if isinstance(value, dict):
-        return sum(tensor_bytes(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(tensor_bytes(v) for v in value)
-    return 16
-
-
-def no_space(error: BaseException) -> bool:
-    """A full disk or quota, as ``open`` (errno), safetensors (the text) or torch report it."""
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    text = str(error).lower()
-    return "no space left" in text or "os error 28" in text or "quota exceeded" in text
+        value = list(value.values())
+    return sum(map(tensor_bytes, value)) if isinstance(value, (list, tuple)) else 16
 
 
 def write_failure(
     folder: Path, final: Path, file: Path, error: BaseException, sizes: dict[str, int]
 ) -> str:
     """The message of a failed write: what, where, the space needed and what survived."""
-    needed = sum(sizes.values()) / MB
     parts = ", ".join(f"{part} {size / MB:.2f}" for part, size in sizes.items())
     try:
         free = f"{shutil.disk_usage(folder).free / MB:.1f} MB free there"
@@ -274,16 +231,19 @@ def write_failure(
         free = "free space unknown"
     previous = latest(folder)
     kept = f"the previous checkpoint {previous.name} is intact" if previous else "none is kept"
-    if no_space(error):
+    text = str(error).lower()  # a full disk as open (errno), safetensors or torch report it
+    full = getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    if full or any(s in text for s in ("no space left", "os error 28", "quota exceeded")):
         cause = "no space left on device"
     elif isinstance(error, OSError) and error.strerror:
         cause = error.strerror
     else:
         cause = f"{type(error).__name__}: {error}"
     return (
-        f"{file}: cannot write checkpoint {final.name}: {cause}; it needs about {needed:.1f} MB "
-        f"({parts} MB), {free}. Nothing of it was kept and `last` is unchanged; {kept}. Free "
-        "some space (or lower checkpoint.keep) and continue with --resume"
+        f"{file}: cannot write checkpoint {final.name}: {cause}; it needs about "
+        f"{sum(sizes.values()) / MB:.1f} MB ({parts} MB), {free}. Nothing of it was kept and "
+        f"`last` is unchanged; {kept}. Free some space (or lower checkpoint.keep) and continue "
+        "with --resume"
     )
 
 
@@ -312,8 +272,8 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
-        return True
+    except OSError:  # it exists, but is not ours
+        pass
     return True
 
 
@@ -329,17 +289,12 @@ def checkpoints(folder: Path) -> list[Path]:
 
 
 def step_folders(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.iterdir() if p.name.startswith("step-") and not p.is_symlink()]
-    return [p for p in found if p.is_dir()]
+    return [p for p in folder.glob("step-*") if p.is_dir() and not p.is_symlink()]
 
 
 def prune(folder: Path, keep: int) -> None:
-    if keep <= 0:
-        return
     last = latest(folder)
-    for old in checkpoints(folder)[:-keep]:
+    for old in checkpoints(folder)[:-keep] if keep > 0 else []:
         if last is None or old.resolve() != last.resolve():
             # renamed out of the step-* names first: a kill during the delete leaves a hidden
             # folder (swept by the next save), never a half-deleted checkpoint
@@ -357,24 +312,10 @@ def latest(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def candidates(folder: Path) -> list[Path]:
-    """The checkpoints of a checkpoints folder in the order to try them: what ``last`` names,
-    then every ``step-*`` folder, newest first."""
-    ordered = sorted(step_folders(folder), key=lambda p: p.name, reverse=True)
-    link = folder / "last"
-    if link.is_symlink() and link.resolve() in [p.resolve() for p in ordered]:
-        target = link.resolve()
-        ordered = [target, *(p for p in ordered if p.resolve() != target)]
-    return ordered
-
-
 def find(path: str | os.PathLike[str]) -> Path:
-    """A whole checkpoint folder from a run folder, a checkpoints folder or a checkpoint folder.
-
-    In a run or checkpoints folder it is the one ``last`` names, or, when that one is damaged,
-    the newest whole one: each skipped folder is logged as a warning with its reason, and
-    nothing is deleted. A checkpoint folder named directly is used as it is or refused, the
-    error naming the damaged file."""
+    """A whole checkpoint from a run, checkpoints or checkpoint folder: the one ``last`` names,
+    else the newest whole one (each skipped one logged with its reason); a checkpoint folder
+    named directly is used as it is or refused, naming the damaged file."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such run or checkpoint")
@@ -382,67 +323,70 @@ def find(path: str | os.PathLike[str]) -> Path:
         verify(path)
         return path
     for folder in (path / "checkpoints", path):
-        tried = candidates(folder)
+        # what ``last`` names first, then every step-* folder, newest first
+        tried = sorted(step_folders(folder), key=lambda p: p.name, reverse=True)
+        link = folder / "last"
+        if link.is_symlink() and link.resolve() in [p.resolve() for p in tried]:
+            tried.sort(key=lambda p: p.resolve() != link.resolve())  # stable: the rest keep order
         if tried:
             return first_whole(folder, tried)
     raise CheckpointError(f"{path}: no complete checkpoint found (expected checkpoints/step-*/)")
 
 
 def first_whole(folder: Path, tried: list[Path]) -> Path:
-    skipped: list[tuple[Path, str]] = []
+    skipped: list[str] = []
     for candidate in tried:
         try:
             verify(candidate)
         except CheckpointError as problem:
-            skipped.append((candidate, str(problem)))
+            skipped.append(f"skipped checkpoint {candidate.name}: {problem}")
             continue
-        for damaged, why in skipped:
+        for why in skipped:
             log.warning(
-                "skipped checkpoint %s: %s; using %s, the newest whole checkpoint (nothing was "
-                "deleted)",
-                damaged.name,
+                "%s; using %s, the newest whole checkpoint (nothing was deleted)",
                 why,
                 candidate.name,
             )
         return candidate
-    reasons = "; ".join(why for _, why in skipped)
+    reasons = "; ".join(why.partition(": ")[2] for why in skipped)
     raise CheckpointError(f"{folder}: no complete checkpoint, every one is damaged: {reasons}")
 
 
 def verify(folder: Path) -> dict[str, Any]:
-    """Check that every file of a checkpoint is whole, cheap checks first: all there, then
-    ``meta.json`` reads, then each file's size, then each file's sha256 against ``meta.json``
-    (for a checkpoint written before checksums: the weights' header against the file's size,
-    the state loaded, the recipe parsed). Returns the metadata; raises a
-    :class:`CheckpointError` naming the first damaged file."""
+    """The metadata, once every file is whole, cheap checks first: all there, ``meta.json``
+    read, each size, each sha256 (without checksums: the weights' header against the file's
+    size, the state loaded, the recipe parsed); else a CheckpointError naming the file."""
     missing = [part for part in REQUIRED if not (folder / part).is_file()]
     if missing:
         raise CheckpointError(f"{folder}: incomplete checkpoint, missing {', '.join(missing)}")
     meta = load_meta(folder)
-    files = meta.get("files") if isinstance(meta, dict) else None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{folder / META}: not a mapping; the metadata file is damaged")
+    files = meta.get("files")
     if not isinstance(files, dict):
         check_weights_header(folder / WEIGHTS)
         load_state(folder)
-        check_recipe(folder / RECIPE)
+        try:
+            yaml.safe_load((folder / RECIPE).read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            raise CheckpointError(
+                f"{folder / RECIPE}: cannot read the recipe ({error}); the file is damaged"
+            )
         return meta
-    recorded = {part: files[part] for part in WHAT if part in files}
-    for part, expected in recorded.items():
-        file = folder / part
+    recorded = {folder / part: (WHAT[part], files[part]) for part in WHAT if part in files}
+    for file, (what, expected) in recorded.items():
         size = file.stat().st_size if file.is_file() else None
         if size != expected.get("bytes"):
             found = "missing" if size is None else f"{size} bytes"
             raise CheckpointError(
-                f"{file}: {found} where {expected.get('bytes')} were written; the "
-                f"{WHAT[part]} file is truncated or damaged"
+                f"{file}: {found} where {expected.get('bytes')} were written; the {what} file is "
+                "truncated or damaged"
             )
-    for part, expected in recorded.items():
-        file = folder / part
+    for file, (what, expected) in recorded.items():
         if digest(file) != expected.get("sha256"):
             raise CheckpointError(
-                f"{file}: its sha256 differs from the one meta.json recorded; the {WHAT[part]} "
-                "file is damaged"
+                f"{file}: its sha256 differs from the one meta.json recorded; the {what} file is "
+                "damaged"
             )
     return meta
 
@@ -458,21 +402,13 @@ def check_weights_header(file: Path) -> None:
             header = json.loads(handle.read(length))
         ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
     except (OSError, ValueError, KeyError, TypeError, IndexError, struct.error) as error:
+        raise CheckpointError(f"{file}: cannot read weights ({error}); {DAMAGED}")
+    described = 8 + length + max(ends, default=0)
+    if described != size:
         raise CheckpointError(
-            f"{file}: cannot read weights ({error}); the file is damaged or truncated"
+            f"{file}: {size} bytes where its header describes {described}; the weights file is "
+            "truncated or damaged"
         )
-    if 8 + length + max(ends, default=0) != size:
-        raise CheckpointError(
-            f"{file}: {size} bytes where its header describes {8 + length + max(ends, default=0)}"
-            "; the weights file is truncated or damaged"
-        )
-
-
-def check_recipe(file: Path) -> None:
-    try:
-        yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        raise CheckpointError(f"{file}: cannot read the recipe ({error}); the file is damaged")
 
 
 # ---------------------------------------------------------------------- loading
@@ -480,50 +416,43 @@ def load_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
     """Per-prefix state dicts from ``model.safetensors``; a damaged file is a CheckpointError."""
     file = folder / WEIGHTS
     try:
-        tensors = load_file(str(file))
-        from safetensors import safe_open
-
         with safe_open(str(file), framework="pt") as handle:
-            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            aliases = json.loads((handle.metadata() or {}).get("aliases", "{}"))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise CheckpointError(
-            f"{file}: cannot read weights ({error}); the file is damaged or truncated"
-        )
-    for alias, source in json.loads(metadata.get("aliases", "{}")).items():
-        tensors[alias] = tensors[source]
+        raise CheckpointError(f"{file}: cannot read weights ({error}); {DAMAGED}")
     grouped: dict[str, dict[str, torch.Tensor]] = {}
-    for name, tensor in tensors.items():
+    for name in [*tensors, *aliases]:
         prefix, _, key = name.partition(".")
         if prefix == "ema":
             role, _, key = key.partition(".")
             prefix = f"ema.{role}"
-        grouped.setdefault(prefix, {})[key] = tensor
+        grouped.setdefault(prefix, {})[key] = tensors[aliases.get(name, name)]
     return grouped
 
 
 def load_state(folder: Path) -> dict[str, Any]:
-    file = folder / STATE
     try:
-        return torch.load(file, map_location="cpu", weights_only=True)
+        return torch.load(folder / STATE, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated pickles raise several kinds of error
         raise CheckpointError(
-            f"{file}: cannot read training state ({type(error).__name__}: "
-            f"{error}); the file is damaged or truncated"
+            f"{folder / STATE}: cannot read training state ({type(error).__name__}: {error}); "
+            + DAMAGED
         )
 
 
 def load_meta(folder: Path) -> dict[str, Any]:
-    return _read_json(folder / META, " the metadata")
+    return read_json(folder / META, "the metadata")
 
 
 def load_description(folder: Path) -> dict[str, Any]:
     """The dataset description saved with the checkpoint (``{}`` for one written without)."""
     file = folder / DESCRIPTION
-    return _read_json(file, " the data description") if file.exists() else {}
+    return read_json(file, "the data description") if file.exists() else {}
 
 
-def _read_json(file: Path, what: str) -> dict[str, Any]:
+def read_json(file: Path, what: str) -> dict[str, Any]:
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise CheckpointError(f"{file}: cannot read{what} ({error}); the file is damaged")
+        raise CheckpointError(f"{file}: cannot read {what} ({error}); the file is damaged")

@@ -32,14 +32,9 @@ class BatchStream:
             raise DataError(f"{name}: the dataset has no length (a map-style dataset is expected)")
         if size == 0:
             raise DataError(f"{name}: the dataset is empty")
-        self.dataset = dataset
-        self.size = size
-        self.batch_size = batch_size
-        self.rank = rank
-        self.world_size = world_size
-        self.seed = seed
-        self.epoch = 0
-        self.index = 0
+        self.dataset, self.size, self.batch_size, self.seed = dataset, size, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.index = 0, 0
         self._order: torch.Tensor | None = None
         collate = getattr(dataset, "collate", None)
         self.collate = collate if callable(collate) else default_collate
@@ -56,17 +51,11 @@ class BatchStream:
 
     def next(self) -> Any:
         """The next batch; under data parallelism, this process's slice of the global batch."""
-        wanted = self.batch_size * self.world_size
-        order = self._epoch_order()
-        indices = order[self.index : self.index + wanted].tolist()
-        self.index += len(indices)
-        if self.index >= self.size:
-            self.epoch, self.index, self._order = self.epoch + 1, 0, None
-        while len(indices) < wanted:  # wrap: fill the batch from the next epoch
-            order = self._epoch_order()
-            missing = min(wanted - len(indices), self.size)
-            indices += order[:missing].tolist()
-            self.index = missing
+        wanted, indices = self.batch_size * self.world_size, []
+        while len(indices) < wanted:  # at an epoch's end, fill the batch from the next epoch
+            taken = self._epoch_order()[self.index : self.index + wanted - len(indices)].tolist()
+            indices += taken
+            self.index += len(taken)
             if self.index >= self.size:
                 self.epoch, self.index, self._order = self.epoch + 1, 0, None
         if self.world_size > 1:

@@ -25,10 +25,6 @@ def rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
-def is_main() -> bool:
-    return rank() == 0
-
-
 def initialise() -> bool:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); True when joined."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
@@ -55,19 +51,15 @@ def broadcast_module(module: nn.Module) -> None:
 @torch.no_grad()
 def average_gradients(optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
     """An optimiser step pre-hook: all-reduce (mean) the gradients, flattened per dtype."""
-    grads = [
-        p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
-    ]
-    if not grads:
-        return
-    size = float(world_size())
     by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
-    for grad in grads:
-        by_dtype.setdefault(grad.dtype, []).append(grad)
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                by_dtype.setdefault(p.grad.dtype, []).append(p.grad)
     for group in by_dtype.values():
         flat = torch.cat([g.reshape(-1) for g in group])
         dist.all_reduce(flat)
-        flat /= size
+        flat /= float(world_size())
         offset = 0
         for grad in group:
             grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))

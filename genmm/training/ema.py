@@ -12,8 +12,7 @@ class EMA:
     """Keeps ``shadow = decay * shadow + (1 - decay) * model`` after each update."""
 
     def __init__(self, model: nn.Module, decay: float = 0.999, start: int = 0) -> None:
-        self.decay = decay
-        self.start = start
+        self.decay, self.start = decay, start
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
         self._pairs: tuple[nn.Module, list, list, list] | None = None
 

@@ -1,23 +1,16 @@
 """``core.gan``: the generic adversarial trainer (Goodfellow et al. 2014, algorithm 1).
 
 Each step makes ``n_critic`` discriminator updates and one generator update through the core's
-optimisation path. Batches are mappings with ``real`` and optionally ``condition``; the
-generator is called as ``G(z, condition)`` (either may be absent: a vocoder takes only its
-condition) with ``z = G.sample_latent(n, device)`` or ``randn(n, G.latent_dim)``.
-
-The objective is the recipe's: the adversarial loss (scaled by its ``weight``) with its own
-penalty (``regularize``, WGAN-GP) and after-step hook (WGAN clipping), and every other loss
-this phase uses (``losses: [role, ...]``, default all), each by its role — discriminator
-regularisers and extra generator terms, each scaled by its ``weight``. A term with
-``every: N > 1`` is lazy (Karras et al. 2020, appendix B): it is its own optimiser step every N
-updates of its network, scaled by N, and that network's learning rate and betas are corrected
-by ``c = N / (N + 1)`` (``lazy_adjust``). Subclasses change how fakes are made
-(:meth:`make_fake`) or how D is called (:meth:`discriminate`), or add terms
-(:meth:`extra_discriminator_loss`, :meth:`extra_generator_loss`); they cannot drop the
-recipe's terms. With ``augment: ROLE`` every input of D (reals and fakes, in D's and G's updates
-and in penalties such as R1) first goes through that model, a differentiable augmentation
-(Karras et al. 2020, "Training GANs with Limited Data"), which is shown D's scores of the reals
-after each step (``observe(scores) -> figures to log``) so it can adapt its strength.
+optimisation path, on batches with ``real`` and optionally ``condition``; G is called as
+``G(z, condition)``, either may be absent. The objective is the recipe's: the adversarial loss
+with its own penalty (``regularize``) and after-step hook, plus every other loss of the phase
+(``losses: [role, ...]``, default all) by its role, each scaled by its ``weight``. A term with
+``every: N > 1`` is lazy (Karras et al. 2020, appendix B): its own step every N updates, scaled
+by N, with the network's lr and betas corrected by ``c = N / (N + 1)`` (``lazy_adjust``).
+Subclasses change :meth:`make_fake` or :meth:`discriminate`, or add terms
+(:meth:`extra_discriminator_loss`, :meth:`extra_generator_loss`). With ``augment: ROLE`` every
+input of D first goes through that differentiable augmentation (Karras et al. 2020, "Training
+GANs with Limited Data"), which sees D's scores of the reals after each step (``observe``).
 """
 
 from __future__ import annotations
@@ -64,10 +57,7 @@ class GANTrainer(Trainer):
     """Alternating D/G updates with any adversarial loss, regularisers and extra G terms."""
 
     #: each network's optimiser when the recipe names none; the recipe's keys update these.
-    default_optimizers: dict[str, dict[str, Any]] = {
-        "generator": DEFAULT_OPTIMIZER,
-        "discriminator": DEFAULT_OPTIMIZER,
-    }
+    default_optimizers = dict.fromkeys(("generator", "discriminator"), DEFAULT_OPTIMIZER)
     registered_name = "core.gan"
     #: G's step draws new latents and fakes (StyleGAN2) instead of learning on D's fakes
     fresh_fakes = False
@@ -88,18 +78,12 @@ class GANTrainer(Trainer):
             raise ValueError("n_critic must be >= 1")
         if ema is not None and not 0.0 <= ema < 1.0:
             raise ValueError(f"ema must lie in [0, 1), got {ema}")
-        self.generator_role = generator
-        self.discriminator_role = discriminator
-        self.adversarial_role = adversarial
-        self.loss_roles = losses
-        self.n_critic = n_critic
-        self.ema_decay, self.ema_start = ema, ema_start
-        self.lazy_adjust = lazy_adjust
+        self.generator_role, self.discriminator_role = generator, discriminator
+        self.adversarial_role, self.loss_roles, self.n_critic = adversarial, losses, n_critic
+        self.ema_decay, self.ema_start, self.lazy_adjust = ema, ema_start, lazy_adjust
         self.augment_role, self.augment = augment, None
-        self.d_steps = 0
-        self.g_steps = 0
+        self.d_steps = self.g_steps = 0
 
-    # ------------------------------------------------------------------ setup
     def setup(self, run: TrainerRun) -> None:
         self.G = run.model(self.generator_role)
         self.D = run.model(self.discriminator_role)
@@ -107,37 +91,29 @@ class GANTrainer(Trainer):
         if self.augment_role is not None:
             self.augment = run.model(self.augment_role)
             if not callable(getattr(self.augment, "observe", None)):
-                raise RecipeError(
-                    "an augmentation needs observe(real_scores)",
-                    file=run.recipe_file,
-                    key=f"models.{self.augment_role}",
-                )
+                message = "an augmentation needs observe(real_scores)"
+                raise RecipeError(message, run.recipe_file, f"models.{self.augment_role}")
         terms = use_losses(run, self.loss_roles, exclude=(self.adversarial_role,))
         for role, term in terms:
             if isinstance(term, AdversarialLoss):
-                raise RecipeError(
-                    f"{self.registered_name} takes one adversarial loss "
-                    f"(losses.{self.adversarial_role}); losses.{role} is another",
-                    file=run.recipe_file,
-                    key=f"losses.{role}",
-                )
-        d_terms = [(r, t) for r, t in terms if _role(t) == "discriminator"]
-        g_terms = [(r, t) for r, t in terms if _role(t) == "generator"]
+                one = f"{self.registered_name} takes one adversarial loss"
+                message = f"{one} (losses.{self.adversarial_role}); losses.{role} is another"
+                raise RecipeError(message, run.recipe_file, f"losses.{role}")
+        role_of = {r: t.role if isinstance(t, Loss) else "generator" for r, t in terms}
+        d_terms = [(r, t) for r, t in terms if role_of[r] == "discriminator"]
+        g_terms = [(r, t) for r, t in terms if role_of[r] == "generator"]
         self.d_terms = [(r, t) for r, t in d_terms if t.every == 1]
         self.g_terms = [(r, t) for r, t in g_terms if t.every == 1]
         self.d_lazy = [(r, t) for r, t in d_terms if t.every > 1]
         self.g_lazy = [(r, t) for r, t in g_terms if t.every > 1]
-        for role, model, lazy in (
-            (self.generator_role, self.G, self.g_lazy),
-            (self.discriminator_role, self.D, self.d_lazy),
+        for network, role, model, lazy in (
+            ("generator", self.generator_role, self.G, self.g_lazy),
+            ("discriminator", self.discriminator_role, self.D, self.d_lazy),
         ):
-            default = self.default_optimizers.get(
-                "generator" if model is self.G else "discriminator", DEFAULT_OPTIMIZER
-            )
+            default = self.default_optimizers.get(network, DEFAULT_OPTIMIZER)
             every = max((t.every for _, t in lazy), default=1) if self.lazy_adjust else 1
-            run.add_optimizer(
-                role, default=default, parameters=self.parameters(role, model), lazy_every=every
-            )
+            parameters = self.parameters(role, model)
+            run.add_optimizer(role, default=default, parameters=parameters, lazy_every=every)
         if self.ema_decay is not None:
             run.add_ema(self.generator_role, self.ema_decay, self.ema_start)
 
@@ -145,7 +121,6 @@ class GANTrainer(Trainer):
         """What ``role``'s optimiser holds (InfoGAN's D also holds its Q head)."""
         return model.parameters()
 
-    # ------------------------------------------------------------------ pieces to override
     def make_fake(self, run: TrainerRun, latent: Any, condition: Any) -> Tensor:
         return generate(self.G, latent, condition)
 
@@ -164,7 +139,6 @@ class GANTrainer(Trainer):
         """A subclass's own generator term (added after the recipe's)."""
         return None
 
-    # ------------------------------------------------------------------ the objective
     def discriminator_loss(self, context: Context, fake_scores: list[Tensor], logs: dict) -> Tensor:
         adversarial = self.adversarial.discriminator_loss(context.real_scores, fake_scores)
         logs["d_adversarial"] = adversarial.detach()
@@ -184,7 +158,6 @@ class GANTrainer(Trainer):
         extra = self.extra_generator_loss(context, logs)
         return loss if extra is None else loss + extra
 
-    # ------------------------------------------------------------------ the step
     def train_step(self, run: TrainerRun) -> dict[str, Any]:
         logs: dict[str, Any] = {}
         try:
@@ -227,9 +200,8 @@ class GANTrainer(Trainer):
                 if self.fresh_fakes:  # new latents for G's step (StyleGAN2's phases)
                     context.latent = sample_latent(self.G, context.real.shape[0], run.device)
                     context.fake = self.make_fake(run, context.latent, context.condition)
-                context.fake_scores, context.fake_features = self.score(
-                    context.fake, context.condition
-                )
+                scores = self.score(context.fake, context.condition)
+                context.fake_scores, context.fake_features = scores
                 return self.generator_loss(context, logs)
 
             logs["g_loss"] = run.update(self.generator_role, g_compute)
@@ -247,11 +219,8 @@ class GANTrainer(Trainer):
         scaled by weight x every."""
         for name, term in terms:
             if count % term.every == 0:
-                logs[name] = run.update(
-                    role,
-                    lambda term=term, context=contexts[-1]: term(context),
-                    scale=term.weight * term.every,
-                )
+                compute = lambda term=term, context=contexts[-1]: term(context)
+                logs[name] = run.update(role, compute, scale=term.weight * term.every)
 
     def state_dict(self) -> dict[str, Any]:
         return {"d_steps": self.d_steps, "g_steps": self.g_steps}
@@ -267,7 +236,3 @@ def _add_terms(terms, context: Context, logs: dict, loss: Tensor) -> Tensor:
         logs[role] = value.detach()
         loss = loss + term.weight * value
     return loss
-
-
-def _role(loss: Any) -> str:
-    return getattr(loss, "role", "generator") if isinstance(loss, Loss) else "generator"

@@ -25,8 +25,7 @@ MAX_ROLLBACKS = 3
 def phase_length(spec: dict[str, Any], stream: BatchStream, cap: int | None) -> int:
     """Steps of a phase: ``max_steps``, or ``epochs`` x batches per epoch; capped by ``cap``."""
     steps = spec.get("max_steps")
-    if steps is None:
-        steps = spec["epochs"] * stream.steps_per_epoch
+    steps = spec["epochs"] * stream.steps_per_epoch if steps is None else steps
     return min(steps, cap) if cap is not None else steps
 
 
@@ -60,22 +59,17 @@ class Loop:
     samples, checkpoints and signals."""
 
     def __init__(self, run: Run, *, max_steps: int | None = None, progress: Any = None) -> None:
-        self.run = run
-        self.cap = max_steps
-        self.progress = progress
-        self.rollbacks = 0
-        self.lr_scale = 1.0
+        self.run, self.cap, self.progress = run, max_steps, progress
+        self.rollbacks, self.lr_scale = 0, 1.0
         self.resume_state: dict[str, Any] | None = None
         self.resume_folder: Path | None = None
         self.saving = False  # inside a checkpoint write (for the second signal's message)
 
-    # ------------------------------------------------------------------ resume
     def resume_from(self, folder: Path) -> None:
         self.resume_folder = folder
         self.resume_state = checkpoint.load_state(folder)
         checkpoint.load_weights(folder)  # fail early on damaged weights
 
-    # ------------------------------------------------------------------ main
     def fit(self) -> str:
         run = self.run
         phases = list(run.recipe["phases"].items())
@@ -109,52 +103,31 @@ class Loop:
             self._stopped_now(stop)
             raise
         finally:
-            self._restore_signals(handlers)
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
             run.hook.genmm_run_end(run=run, status=status)
             run.close()
 
-    def _build_phase(self, name: str, spec: dict[str, Any]) -> Trainer:
-        run = self.run
-        arguments = {k: v for k, v in spec.items() if k not in PHASE_KEYS}
-        trainer = {"name": spec["trainer"], **arguments}
-        phase = run.registry.build("trainers", trainer, file=run.recipe_file, key=f"phases.{name}")
-        if not isinstance(phase, Trainer):
-            raise RecipeError(
-                f"trainer '{spec['trainer']}' did not build a genmm Trainer",
-                file=run.recipe_file,
-                key=f"phases.{name}.trainer",
-            )
-        return phase
-
     def _run_phase(
-        self,
-        index: int,
-        name: str,
-        spec: dict[str, Any],
-        phase_step: int,
-        resume: dict[str, Any] | None,
+        self, index: int, name: str, spec: dict[str, Any], phase_step: int, resume: dict | None
     ) -> bool:
         """Run one phase; True when a signal stopped it."""
-        run = self.run
-        run.phase_name = name
-        phase = self._build_phase(name, spec)
-        run.trainer = phase
+        run, at = self.run, f"phases.{name}"
+        arguments = {k: v for k, v in spec.items() if k not in PHASE_KEYS}
+        arguments["name"] = spec["trainer"]
+        phase = run.registry.build("trainers", arguments, file=run.recipe_file, key=at)
+        if not isinstance(phase, Trainer):
+            message = f"trainer '{spec['trainer']}' did not build a genmm Trainer"
+            raise RecipeError(message, run.recipe_file, f"{at}.trainer")
+        run.phase_name, run.trainer = name, phase
         batch_size = int(spec.get("batch_size") or 1)
         if batch_size % run.world_size:
-            raise RecipeError(
-                f"batch_size {batch_size} (the global batch) does not split over "
-                f"{run.world_size} processes",
-                file=run.recipe_file,
-                key=f"phases.{name}.batch_size",
-            )
-        run.stream = BatchStream(
-            run.dataset,
-            batch_size // run.world_size,
-            run.recipe["seed"] + index,
-            name=f"data ({run.recipe['data']['name']})",
-            rank=run.rank,
-            world_size=run.world_size,
-        )
+            message = f"batch_size {batch_size} (the global batch) does not split over "
+            message += f"{run.world_size} processes"
+            raise RecipeError(message, run.recipe_file, f"{at}.batch_size")
+        data = f"data ({run.recipe['data']['name']})"
+        share, seed = batch_size // run.world_size, run.recipe["seed"] + index
+        run.stream = BatchStream(run.dataset, share, seed, data, run.rank, run.world_size)
         total = phase_length(spec, run.stream, self.cap)
         run.optimization = Optimization(
             specs=spec.get("optimizers"),
@@ -165,7 +138,7 @@ class Loop:
             device=run.device,
             precision=run.precision,
             average_gradients=run.distributed,
-            key=f"phases.{name}",
+            key=at,
             file=run.recipe_file,
         )
         phase.setup(run)
@@ -176,10 +149,8 @@ class Loop:
             run.optimization.scale_learning_rates(self.lr_scale)
         if phase_step >= total:
             return False
-        settings = run.recipe["runtime"]
-        log_every = max(1, settings["log_every"])
-        every_eval = run.recipe["eval"]["every"]
-        every_sample = run.recipe["samples"]["every"]
+        log_every = max(1, run.recipe["runtime"]["log_every"])
+        every_eval, every_sample = run.recipe["eval"]["every"], run.recipe["samples"]["every"]
         every_checkpoint = run.recipe["checkpoint"]["every"]
         show = self.progress is not None and run.is_main
         task = self.progress.start(name, total, phase_step) if show else None
@@ -199,8 +170,7 @@ class Loop:
             for role, ema in run.ema.items():
                 ema.update(run.models[role], run.step)
             phase_step += 1
-            run.step += 1
-            step = run.step
+            run.step = step = run.step + 1
             hook_step_end(run=run, step=step, logs=floats)
             if step % log_every == 0 or phase_step == total:
                 elapsed = time.perf_counter() - started
@@ -234,7 +204,6 @@ class Loop:
             self.save(index, name, phase, phase_step)
         return False
 
-    # ------------------------------------------------------------------ pieces
     def _non_finite(self, bad: list[str], floats: dict[str, float]) -> int:
         run = self.run
         where = ", ".join(f"{key}={floats[key]}" for key in bad)
@@ -267,8 +236,7 @@ class Loop:
         return int(state["phase_step"])
 
     def evaluate(self) -> dict[str, float]:
-        run = self.run
-        results: dict[str, float] = {}
+        run, results = self.run, {}
         if not run.is_main:
             return results
         for figures in run.hook.genmm_evaluate(run=run, step=run.step):
@@ -289,38 +257,25 @@ class Loop:
     def save(self, index: int, name: str, phase: Trainer, phase_step: int) -> Path:
         run = self.run
         assert run.stream is not None
-        state = {
-            "step": run.step,
-            "phase_index": index,
-            "phase_name": name,
-            "phase_step": phase_step,
-            "phase_state": {
-                "trainer": phase.state_dict(),
-                "optimization": run.optimization.state_dict(),
-            },
-            "stream": run.stream.state_dict(),
-            "rng": checkpoint.rng_state(),
-            "lr_scale": self.lr_scale,
-        }
+        state = dict(step=run.step, phase_index=index, phase_name=name, phase_step=phase_step)
+        trainer, optimization = phase.state_dict(), run.optimization.state_dict()
+        state["phase_state"] = dict(trainer=trainer, optimization=optimization)
+        state.update(
+            stream=run.stream.state_dict(), rng=checkpoint.rng_state(), lr_scale=self.lr_scale
+        )
         if run.distributed:
             state["rng_ranks"] = distributed.gather(state["rng"])
             if not run.is_main:
                 distributed.barrier()
                 return run.checkpoints
-
         meta = {"step": run.step, "phase": name, "phase_step": phase_step, "time": time.time()}
         meta["recipe_file"] = run.recipe_file
+        folder, keep = f"step-{run.step:06d}", run.recipe["checkpoint"]["keep"]
         self.saving = True
         try:
+            modules, text = run.weight_modules(), run.recipe_text()
             path = checkpoint.save(
-                run.checkpoints,
-                f"step-{run.step:06d}",
-                run.weight_modules(),
-                state,
-                meta,
-                run.recipe_text(),
-                run.recipe["checkpoint"]["keep"],
-                description=run.description,
+                run.checkpoints, folder, modules, state, meta, text, keep, run.description
             )
         finally:
             self.saving = False
@@ -328,7 +283,6 @@ class Loop:
         distributed.barrier()
         return path
 
-    # ------------------------------------------------------------------ signals
     def _install_signals(self) -> dict[int, Any]:
         """SIGINT and SIGTERM: the first lets the current step finish, then saves and stops;
         a second one stops at once (:class:`StopNow`), without saving."""
@@ -339,11 +293,12 @@ class Loop:
             if self.run.stop_requested is not None:
                 raise StopNow(name)
             self.run.stop_requested = name
+            again = "send it again to stop at once, without saving"
             log.warning(
-                "%s: finishing step %d, then saving a checkpoint and stopping (send it again "
-                "to stop at once, without saving)",
+                "%s: finishing step %d, then saving a checkpoint and stopping (%s)",
                 name,
                 self.run.step + 1,
+                again,
             )
 
         try:
@@ -353,27 +308,15 @@ class Loop:
             pass
         return handlers
 
-    @staticmethod
-    def _restore_signals(handlers: dict[int, Any]) -> None:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-
     def _stopped_now(self, stop: StopNow) -> None:
         run = self.run
         last = checkpoint.latest(run.checkpoints)
         kept = f"the last checkpoint is {last}" if last else "there is no checkpoint yet"
-        where = (
-            f"while writing the checkpoint of step {run.step} (that write is abandoned)"
-            if self.saving
-            else f"during step {run.step + 1}, without saving"
-        )
-        log.error(
-            "second %s: stopped at once %s; %s%s",
-            stop.signal_name,
-            where,
-            kept,
-            f"; continue with: genmm run --resume {run.out}" if last else "",
-        )
+        where = f"during step {run.step + 1}, without saving"
+        if self.saving:
+            where = f"while writing the checkpoint of step {run.step} (that write is abandoned)"
+        resume = f"; continue with: genmm run --resume {run.out}" if last else ""
+        log.error("second %s: stopped at once %s; %s%s", stop.signal_name, where, kept, resume)
 
 
 class StopNow(KeyboardInterrupt):

@@ -27,13 +27,9 @@ OPTIMIZERS = {
     "sgd": torch.optim.SGD,
     "rmsprop": torch.optim.RMSprop,
 }
-SCHEDULES = {
-    "constant": (),
-    "linear": ("final", "hold"),
-    "cosine": ("final", "hold"),
-    "step": ("every", "gamma"),
-    "exponential": ("gamma",),
-}
+#: each schedule and its own keys (every schedule also takes ``warmup``)
+SCHEDULES = {"constant": (), "linear": ("final", "hold"), "cosine": ("final", "hold")}
+SCHEDULES |= {"step": ("every", "gamma"), "exponential": ("gamma",)}
 DEFAULT_OPTIMIZER = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
 
 
@@ -53,7 +49,7 @@ def check_optimizer(spec: Any, *, file: str | None, key: str) -> None:
     for argument in spec:
         if argument != "name" and argument not in valid:
             message = f"unknown key '{argument}' for optimizer '{name}'{closest(argument, valid)}"
-            raise RecipeError(message, file=file, key=f"{key}.{argument}")
+            raise RecipeError(message, file, f"{key}.{argument}")
 
 
 def check_schedule(spec: Any, *, file: str | None, key: str) -> None:
@@ -63,18 +59,16 @@ def check_schedule(spec: Any, *, file: str | None, key: str) -> None:
         if argument not in valid:
             shown = ", ".join(sorted(valid))
             message = f"unknown key '{argument}' for schedule '{name}' (valid: {shown})"
-            raise RecipeError(message, file=file, key=f"{key}.{argument}")
+            raise RecipeError(message, file, f"{key}.{argument}")
 
 
 def _spec_name(spec: Any, table: dict, kind: str, example: str, file: str | None, key: str) -> str:
     """The name of an optimiser or schedule spec (``table``'s first entry when not given)."""
     if not isinstance(spec, dict):
-        raise RecipeError(f"expected a mapping {example}", file=file, key=key)
+        raise RecipeError(f"expected a mapping {example}", file, key)
     name = spec.get("name", next(iter(table)))
     if name not in table:
-        raise RecipeError(
-            f"unknown {kind} '{name}'{closest(name, tuple(table))}", file=file, key=key
-        )
+        raise RecipeError(f"unknown {kind} '{name}'{closest(name, tuple(table))}", file, key)
     return name
 
 
@@ -153,14 +147,10 @@ class Optimization:
         key: str = "phases",
         file: str | None = None,
     ) -> None:
-        self.specs = specs or {}
-        self.schedule_specs = schedules or {}
-        self.total_steps = total_steps
-        self.clip_grad_norm = clip_grad_norm
-        self.accumulate = max(1, accumulate)
-        self.device = torch.device(device)
-        self.precision = precision
-        self.average = average_gradients
+        self.specs, self.schedule_specs = specs or {}, schedules or {}
+        self.total_steps, self.clip_grad_norm = total_steps, clip_grad_norm
+        self.accumulate, self.device = max(1, accumulate), torch.device(device)
+        self.precision, self.average = precision, average_gradients
         self.key, self.file = key, file
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
@@ -168,7 +158,6 @@ class Optimization:
         self.scalers: dict[str, torch.amp.GradScaler] = {}
         self.updates: dict[str, int] = {}
 
-    # ------------------------------------------------------------------ setup
     def add(
         self,
         role: str,
@@ -186,13 +175,11 @@ class Optimization:
         if given.get("name", base.get("name")) != base.get("name"):
             base = {}  # another optimiser: the default's arguments do not carry over
         spec = lazy_adjusted({**base, **given}, lazy_every)
-        key = f"{self.key}.optimizers.{role}"
         self.parameters[role] = [p for p in parameters if p.requires_grad]
-        optimizer = build_optimizer(self.parameters[role], spec, key=key)
-        self.optimizers[role] = optimizer
-        schedule = self.schedule_specs.get(role)
-        where = f"{self.key}.schedules.{role}"
+        optimizer = build_optimizer(self.parameters[role], spec, f"{self.key}.optimizers.{role}")
+        self.optimizers[role], schedule = optimizer, self.schedule_specs.get(role)
         if schedule is not None:  # none: a constant rate, nothing to step
+            where = f"{self.key}.schedules.{role}"
             self.schedulers[role] = build_schedule(optimizer, schedule, self.total_steps, where)
         if self.precision == "fp16" and self.device.type == "cuda":
             self.scalers[role] = torch.amp.GradScaler("cuda")
@@ -207,13 +194,9 @@ class Optimization:
             for role in given:
                 if role not in self.optimizers:
                     near = closest(role, tuple(self.optimizers))
-                    raise RecipeError(
-                        f"this phase updates no role '{role}'{near}",
-                        file=self.file,
-                        key=f"{self.key}.{section}.{role}",
-                    )
+                    message = f"this phase updates no role '{role}'{near}"
+                    raise RecipeError(message, self.file, f"{self.key}.{section}.{role}")
 
-    # ------------------------------------------------------------------ the step
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -226,10 +209,8 @@ class Optimization:
         under autocast, each loss scaled by ``scale / accumulate`` and back-propagated), the
         non-finite check, the distributed average, clipping, the step. Returns the mean loss."""
         if role not in self.optimizers:
-            raise RecipeError(
-                f"the trainer updates role '{role}' without run.add_optimizer('{role}') in setup",
-                key=self.key,
-            )
+            wanted = f"run.add_optimizer('{role}') in setup"
+            raise RecipeError(f"the trainer updates role '{role}' without {wanted}", key=self.key)
         optimizer, scaler = self.optimizers[role], self.scalers.get(role)
         optimizer.zero_grad(set_to_none=True)
         total, factor = 0.0, scale / self.accumulate
@@ -273,7 +254,6 @@ class Optimization:
             for group in optimizer.param_groups:
                 group["lr"] *= factor
 
-    # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         return {
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},

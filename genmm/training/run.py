@@ -41,21 +41,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def sample_latent(generator: nn.Module, n: int, device: torch.device | str) -> Any:
     """The generator's latent for ``n`` samples (``None`` when it takes no noise)."""
     custom = getattr(generator, "sample_latent", None)
     if callable(custom):
         return custom(n, device)
     latent_dim = getattr(generator, "latent_dim", 0)
-    if not latent_dim:
-        return None
-    return torch.randn(n, latent_dim, device=device)
+    return torch.randn(n, latent_dim, device=device) if latent_dim else None
 
 
 def generate(generator: nn.Module, latent: Any, condition: Any = None, **options: Any) -> Any:
@@ -89,26 +81,25 @@ class Run:
         build_data: bool = True,
         description: dict[str, Any] | None = None,
     ) -> None:
-        self.recipe, self.recipe_file = recipe, recipe_file
-        self.manager = manager
+        self.recipe, self.recipe_file, self.manager = recipe, recipe_file, manager
         self.registry, self.hook = manager.registry, manager.hook
         self.out = Path(out or recipe.get("out") or "runs/run")
         settings = recipe["runtime"]
         self.distributed = distributed.initialise()
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.is_main = self.rank == 0
-        auto = self.distributed and settings["device"] == "auto"
-        self.device = distributed.local_device() if auto else pick_device(settings["device"])
+        auto, cuda = settings["device"] == "auto", torch.cuda.is_available()
+        self.device = torch.device(("cuda" if cuda else "cpu") if auto else settings["device"])
+        if auto and self.distributed:
+            self.device = distributed.local_device()
         if settings.get("threads"):  # 0: torch's default (one per core)
             torch.set_num_threads(settings["threads"])
         precision = settings["precision"]
         if precision == "auto":
             precision = "bf16" if self.device.type == "cuda" else "fp32"
         self.precision: str = precision
-        # ---- the loop's state
-        self.step = 0
-        self.phase_name = ""
-        self.trainer: Any = None
+        # the loop's state
+        self.step, self.phase_name, self.trainer = 0, "", None
         self.stream: BatchStream | None = None
         self.optimization = Optimization(device=self.device, precision=precision)
         self.ema: dict[str, EMA] = {}
@@ -117,54 +108,43 @@ class Run:
         self.generate_seed: int | None = None
         self.checkpoint_folder: Path | None = None
         self._tensorboard: Any = None
-        # ---- what the recipe builds
+        # what the recipe builds
         seed_everything(int(recipe["seed"]))
-        file = recipe_file
+        build, seed = self.registry.build, recipe["seed"]
         self.dataset = None
         if build_data:
-            self.dataset = self.registry.build(
-                "datasets", recipe["data"], file=file, key="data", seed=recipe["seed"]
-            )
+            self.dataset = build("datasets", recipe["data"], recipe_file, "data", seed=seed)
             description = describe(self.dataset, recipe["data"]["name"])
         self.description: dict[str, Any] = dict(description or {})
         injected = {"description": self.description}
         self.models: dict[str, nn.Module] = {}
         for role, spec in recipe.get("models", {}).items():
-            model = self.registry.build("models", spec, file=file, key=f"models.{role}", **injected)
+            model = build("models", spec, recipe_file, f"models.{role}", **injected)
             if not isinstance(model, nn.Module):
-                raise RecipeError(
-                    f"'{spec['name']}' did not build an nn.Module", file=file, key=f"models.{role}"
-                )
+                message = f"'{spec['name']}' did not build an nn.Module"
+                raise RecipeError(message, recipe_file, f"models.{role}")
             self.models[role] = model.to(self.device)
             if self.distributed:
                 distributed.broadcast_module(self.models[role])
         self.losses: dict[str, Any] = {
-            role: self.registry.build("losses", spec, file=file, key=f"losses.{role}", **injected)
+            role: build("losses", spec, recipe_file, f"losses.{role}", **injected)
             for role, spec in recipe.get("losses", {}).items()
         }
-        self.metrics = [
-            self.registry.build(
-                "metrics", _spec(spec), file=file, key=f"eval.metrics[{index}]", **injected
-            )
-            for index, spec in enumerate(recipe["eval"].get("metrics", []))
-        ]
+        self.metrics = []
+        for index, spec in enumerate(recipe["eval"].get("metrics", [])):
+            spec, at = {"name": spec} if isinstance(spec, str) else spec, f"eval.metrics[{index}]"
+            self.metrics.append(build("metrics", spec, recipe_file, at, **injected))
         if self.distributed:  # each process draws its own noise from here on
             seed_everything(int(recipe["seed"]) + 1_000_003 * self.rank)
         self.writer = None
         if "writer" in recipe:
-            writer = recipe["writer"]
-            self.writer = self.registry.build(
-                "writers", writer, file=file, key="writer", **injected
-            )
+            self.writer = build("writers", recipe["writer"], recipe_file, "writer", **injected)
 
-    # ----------------------------------------------------------------- models
     def model(self, role: str) -> nn.Module:
         if role not in self.models:
+            message = f"phase '{self.phase_name}' needs a model '{role}'"
             raise RecipeError(
-                f"phase '{self.phase_name}' needs a model '{role}'"
-                f"{closest(role, tuple(self.models))}",
-                file=self.recipe_file,
-                key=f"models.{role}",
+                message + closest(role, tuple(self.models)), self.recipe_file, f"models.{role}"
             )
         return self.models[role]
 
@@ -174,11 +154,10 @@ class Run:
         value = self.losses.get(role)
         if value is None or (kind is not None and not isinstance(value, kind)):
             wanted = kind.__name__ if isinstance(kind, type) else "loss"
+            trainer = self.recipe["phases"][self.phase_name]["trainer"]
+            message = f"phase '{self.phase_name}' ({trainer}) needs a {wanted} under losses.{role}"
             raise RecipeError(
-                f"phase '{self.phase_name}' ({self.recipe['phases'][self.phase_name]['trainer']}) "
-                f"needs a {wanted} under losses.{role}{closest(role, tuple(self.losses))}",
-                file=self.recipe_file,
-                key=f"losses.{role}",
+                message + closest(role, tuple(self.losses)), self.recipe_file, f"losses.{role}"
             )
         return value
 
@@ -194,7 +173,6 @@ class Run:
         """The EMA copy when the run keeps one, else the live model."""
         return self.ema[role].shadow if role in self.ema else self.model(role)
 
-    # ----------------------------------------------------------------- optimisation
     def add_optimizer(
         self,
         role: str,
@@ -215,7 +193,6 @@ class Run:
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         return self.optimization.autocast()
 
-    # ----------------------------------------------------------------- sampling
     @contextlib.contextmanager
     def evaluating(self, seed: int | None = None) -> Iterator[None]:
         """Eval mode, no gradients and a private random stream: training is left untouched."""
@@ -240,7 +217,6 @@ class Run:
         latent = sample_latent(generator, n, self.device)
         return generate(generator, latent, self.to_device(condition), **options)
 
-    # ----------------------------------------------------------------- data
     @property
     def batch_size(self) -> int:
         """This process's batch size in the running phase (0 outside a phase)."""
@@ -259,7 +235,6 @@ class Run:
             return type(value)(self.to_device(v) for v in value)
         return value
 
-    # ----------------------------------------------------------------- files
     @property
     def checkpoints(self) -> Path:
         return self.out / "checkpoints"
@@ -269,11 +244,9 @@ class Run:
         return self.out / "samples"
 
     def recipe_text(self) -> str:
-        recipe = dict(self.recipe)
-        recipe["versions"] = {
-            name: info.version for name, info in self.manager.infos.items() if not info.error
-        }
-        return recipes.dump(recipe)
+        infos = self.manager.infos.items()
+        versions = {name: info.version for name, info in infos if not info.error}
+        return recipes.dump({**self.recipe, "versions": versions})
 
     def log_metrics(self, record: dict[str, Any]) -> None:
         """Append a line to ``metrics.jsonl`` and, when installed, to TensorBoard events."""
@@ -284,8 +257,11 @@ class Run:
         with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         if self._tensorboard is None:  # first record: TensorBoard when it is installed
-            installed = importlib.util.find_spec("tensorboard") is not None
-            self._tensorboard = _board(self.out) if installed else False
+            self._tensorboard = False
+            if importlib.util.find_spec("tensorboard") is not None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tensorboard = SummaryWriter(log_dir=str(self.out))
         if self._tensorboard and "step" in record:
             scalars = {f"eval/{k}": v for k, v in record.get("eval", {}).items()}
             for key, value in record.items():
@@ -300,7 +276,6 @@ class Run:
             self._tensorboard.close()
         self._tensorboard = None
 
-    # ----------------------------------------------------------------- checkpoints
     def weight_modules(self) -> dict[str, nn.Module]:
         modules = dict(self.models)
         modules.update({f"ema.{role}": ema.shadow for role, ema in self.ema.items()})
@@ -340,8 +315,7 @@ class Run:
         stored.pop("versions", None)
         stored = recipes.apply_overrides(stored, list(overrides), file)
         recipes.validate(stored, manager.registry, file)
-        description = checkpoint.load_description(folder)
-        out = folder.parent.parent
+        description, out = checkpoint.load_description(folder), folder.parent.parent
         run = cls(
             stored,
             manager,
@@ -356,13 +330,3 @@ class Run:
         for model in run.models.values():
             model.eval()
         return run
-
-
-def _spec(spec: Any) -> dict[str, Any]:
-    return {"name": spec} if isinstance(spec, str) else spec
-
-
-def _board(folder: Path) -> Any:
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(log_dir=str(folder))

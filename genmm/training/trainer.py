@@ -1,13 +1,9 @@
 """The base of every registered trainer: the algorithm one recipe phase runs.
 
-The loop calls ``setup(run)`` once per phase, then ``train_step(run)`` until the phase's
-step budget is spent. A trainer declares in ``setup`` which roles it updates
-(``run.add_optimizer(role, default=...)``) and, in ``train_step``, hands each update to the
-core (``run.update(role, lambda: loss)``); it returns the step's figures to log. The core owns
-counting, optimisation, schedules, EMA, logging, evaluation, samples, checkpoints and signals.
-The recipe keys every phase takes (``trainer``, ``max_steps``/``epochs``, ``batch_size``,
-``optimizers``, ``schedules``, ``clip_grad_norm``, ``accumulate``) are the core's, not the
-trainer's; a trainer's own constructor arguments are its algorithm's settings.
+The loop calls ``setup(run)`` once per phase, then ``train_step(run)`` until the phase's step
+budget is spent; each update goes through ``run.update(role, lambda: loss)``. The core owns the
+phase keys, optimisation, schedules, EMA, logging, checkpoints; a trainer's own constructor
+arguments are its algorithm's settings.
 """
 
 from __future__ import annotations
