@@ -32,6 +32,7 @@ RENAMED |= dict.fromkeys(("optimizer", "g_optimizer", "d_optimizer"), "optimizer
 CHOICES = {
     ("runtime", "on_nan"): ("stop", "rollback"),
     ("runtime", "precision"): ("auto", "fp32", "bf16"),
+    ("runtime", "compile"): (False, True, "inductor", "aot_eager", "eager"),
 }
 #: the core's sections and their defaults; each key takes its default's type (a float: any number)
 DEFAULTS: dict[str, Any] = {
@@ -47,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
         "log_every": 10,
         "progress": True,
         "rollback_lr_factor": 0.5,
+        "compile": False,
     },
 }
 SECTION_KEYS = {
@@ -54,6 +56,7 @@ SECTION_KEYS = {
     for section, keys in DEFAULTS.items()
     if isinstance(keys, dict)
 }
+SECTION_KEYS["runtime"]["compile"] = (bool, str)  # true / false or a torch.compile backend
 
 #: the largest integer a recipe may hold (a 1000-bit integer has about 300 digits)
 MAX_INT_BITS = 1000
@@ -374,12 +377,13 @@ class Checker:
             key, item = f"{section}.{sub}", value[sub]
             if not isinstance(item, wanted) or (isinstance(item, bool) and wanted is int):
                 names = wanted.__name__ if isinstance(wanted, type) else "number"
+                names = "true, false or a backend name" if sub == "compile" else names
                 self.fail(f"expected {names}, got {item!r}", key)
             if wanted is int and item < 0:
                 self.fail(f"expected a non-negative integer, got {item!r}", key)
             choices = CHOICES.get((section, sub))
             if choices and item not in choices:
-                self.fail(f"expected one of {', '.join(choices)}, got {item!r}", key)
+                self.fail(f"expected one of {', '.join(map(str, choices))}, got {item!r}", key)
         for sub in value:
             if sub not in keys:
                 self.fail(f"unknown key '{sub}'{closest(sub, list(keys))}", f"{section}.{sub}")

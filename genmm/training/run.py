@@ -126,6 +126,12 @@ class Run:
             self.models[role] = model.to(self.device)
             if self.distributed:
                 distributed.broadcast_module(self.models[role])
+        # runtime.compile: what trainers step (``model(role)``) is torch.compile'd; checkpoints,
+        # EMA, writers and metrics keep the plain modules (the same parameters)
+        backend = "inductor" if settings["compile"] is True else settings["compile"]
+        self._compiled = {}
+        if backend:
+            self._compiled = {r: torch.compile(m, backend=backend) for r, m in self.models.items()}
         self.losses: dict[str, Any] = {
             role: build("losses", spec, recipe_file, f"losses.{role}", **injected)
             for role, spec in recipe.get("losses", {}).items()
@@ -146,7 +152,7 @@ class Run:
             raise RecipeError(
                 message + closest(role, tuple(self.models)), self.recipe_file, f"models.{role}"
             )
-        return self.models[role]
+        return self._compiled.get(role, self.models[role])
 
     def loss(self, role: str, kind: type | tuple[type, ...] | None = None) -> Any:
         """The recipe's ``losses.<role>``; a RecipeError naming the key when it is missing or not
