@@ -222,7 +222,13 @@ class Optimization:
                 optimizer.zero_grad(set_to_none=True)
                 raise NonFiniteLoss(role, value)
             scaled = loss * factor if factor != 1.0 else loss
-            (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            try:
+                (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            except RuntimeError as error:  # torch.compile'd models and a penalty like R1
+                if "double backward" not in str(error):
+                    raise
+                why = f"role '{role}' has a loss that differentiates twice, which {error}"
+                raise RecipeError(why + ": set runtime.compile=false", key="runtime.compile")
             total += value
         if self.average:
             distributed.average_gradients(optimizer)

@@ -319,3 +319,10 @@ def test_runtime_compile_refuses_an_unknown_backend(tiny_recipe, tmp_path, value
     with pytest.raises(RecipeError) as error:
         build(tiny_recipe, tmp_path, [f"runtime.compile={value}"])
     assert "runtime.compile" in str(error.value)
+
+
+def test_runtime_compile_with_a_double_backward_penalty_is_a_clear_error(tiny_recipe, tmp_path):
+    run = build(tiny_recipe, tmp_path, ["runtime.compile=aot_eager", "losses.r1={name: core.r1}"])
+    with pytest.raises(RecipeError) as error:
+        Loop(run).fit()
+    assert "runtime.compile" in str(error.value) and "differentiates twice" in str(error.value)
