@@ -311,7 +311,8 @@ def test_runtime_compile_gives_the_losses_of_eager(tiny_recipe, tmp_path):
     assert compiled == pytest.approx(eager, rel=1e-4, abs=1e-5)
     assert type(run.model("generator")).__name__ == "OptimizedModule"
     assert run.models["generator"] is run.model("generator")._orig_mod
-    assert not any(k.startswith("_orig_mod") for k in run.weight_modules()["generator"].state_dict())
+    state = run.weight_modules()["generator"].state_dict()
+    assert not any(key.startswith("_orig_mod") for key in state)
 
 
 @pytest.mark.parametrize("value", ["turbo", 3])
