@@ -2,7 +2,8 @@
 
     python benchmarks/bench_img2img.py step [--model pix2pix|cyclegan|srgan|inpaint] [--size N]
         [--batch N] [--repeats 7] [--threads 1]
-    python benchmarks/bench_img2img.py quality [--model ...] [--minutes 20] [overrides ...]
+    python benchmarks/bench_img2img.py quality [--model ...] [--minutes 20] [--max-steps N]
+        [overrides ...]
 
 Defaults per model (the authors'): pix2pix and CycleGAN batch 1 at 128x128; SRGAN batch 16,
 24x24 -> 96x96; inpainting batch 96 at 256x256 in the paper, here batch 8 at 64x64 unless
@@ -639,7 +640,8 @@ def model_quality(args: argparse.Namespace) -> None:
     out = Path(tempfile.mkdtemp(prefix=f"bench-{recipe}-", dir=os.environ.get("BENCH_OUT")))
     started = time.perf_counter()
     run = genmm.train(recipe, ["eval.every=0", "samples.every=0", "runtime.progress=false",
-                               *args.overrides], out=out, manager=manager)  # fmt: skip
+                               *args.overrides], out=out, manager=manager,
+                       max_steps=args.max_steps or None)  # fmt: skip
     seconds = time.perf_counter() - started
     figures: dict[str, float] = {}
     for answer in manager.hook.genmm_evaluate(run=run, step=run.step):
@@ -703,6 +705,7 @@ def quality(args: argparse.Namespace) -> None:
             ["eval.every=0", "samples.every=0", "runtime.progress=false", *args.overrides],
             out=out,
             manager=manager,
+            max_steps=args.max_steps or None,
         )
         seconds = time.perf_counter() - started
         figures: dict[str, float] = {}
@@ -746,6 +749,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
     parser.add_argument("--minutes", type=float, default=20.0, help="quality: per recipe")
+    parser.add_argument("--max-steps", type=int, default=0, help="quality: caps every phase")
     parser.add_argument("overrides", nargs="*", help="quality: dotted recipe overrides")
     args = parser.parse_intermixed_args()
     if args.what == "step":
