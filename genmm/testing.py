@@ -56,6 +56,7 @@ class MiniRun:
         self.generate_seed: int | None = None
         self.rank, self.world_size, self.is_main = 0, 1, True
         self.ema: dict[str, EMA] = {}
+        self._compiled: dict[str, nn.Module] = {}  # runtime.compile is Run's
         self._batch_size = batch_size
         self.optimization = Optimization(
             specs=optimizers,
