@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -112,21 +113,31 @@ def torchrun(nproc: int, *arguments: str, env: dict[str, str]) -> subprocess.Com
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_two_processes_split_each_global_batch_and_match_one_process(tmp_path):
-    """Each rank draws its own half of every global batch (disjoint items), and the 2-process
-    run at 8 per process ends where a 1-process run at 16 does (no noise, no batch statistics)."""
-    plugin = tmp_path / "dp.py"
-    plugin.write_text(REGRESSION_PLUGIN, encoding="utf-8")
-    results = {}
+def one_then_two_processes(tmp_path: Path, plugin_text: str, recipe_text: str) -> dict:
+    """Run the recipe (its ``{out}`` filled) with the plugin under torchrun with 1, then 2
+    processes, each in its own folder (``CHECKSUM_DIR``); returns {nproc: folder}."""
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(plugin_text, encoding="utf-8")
+    folders = {}
     for nproc in (1, 2):
-        folder = tmp_path / f"n{nproc}"
+        folder = folders[nproc] = tmp_path / f"n{nproc}"
         folder.mkdir()
         recipe = folder / "recipe.yaml"
-        recipe.write_text(REGRESSION_RECIPE.format(out=folder / "run"), encoding="utf-8")
+        recipe.write_text(recipe_text.format(out=folder / "run"), encoding="utf-8")
         env = {**os.environ, "CHECKSUM_DIR": str(folder), "OMP_NUM_THREADS": "1"}
         done = torchrun(nproc, "run", str(recipe), "--plugin", str(plugin), env=env)
         assert done.returncode == 0, done.stderr[-3000:]
-        results[nproc] = [json.loads((folder / f"rank{r}.json").read_text()) for r in range(nproc)]
+    return folders
+
+
+def test_two_processes_split_each_global_batch_and_match_one_process(tmp_path):
+    """Each rank draws its own half of every global batch (disjoint items), and the 2-process
+    run at 8 per process ends where a 1-process run at 16 does (no noise, no batch statistics)."""
+    folders = one_then_two_processes(tmp_path, REGRESSION_PLUGIN, REGRESSION_RECIPE)
+    results = {
+        nproc: [json.loads((folder / f"rank{r}.json").read_text()) for r in range(nproc)]
+        for nproc, folder in folders.items()
+    }
     single, (rank0, rank1) = results[1][0], results[2]
     assert rank0["world"] == rank1["world"] == 2
     assert len(single["seen"]) == 6 * 16 and len(rank0["seen"]) == len(rank1["seen"]) == 6 * 8
@@ -220,22 +231,15 @@ def test_two_processes_match_one_process_on_dcgan(tmp_path):
     how far 4 Adam steps move them (the test checks that too). ``running_var`` differs by
     design: torch tracks the unbiased variance, x16/15 of 16 items in one process, x8/7 of 8
     in two."""
-    plugin = tmp_path / "dcgan_noise.py"
-    plugin.write_text(DCGAN_PLUGIN, encoding="utf-8")
-    states = {}
-    for nproc in (1, 2):
-        folder = tmp_path / f"n{nproc}"
-        folder.mkdir()
-        recipe = folder / "recipe.yaml"
-        recipe.write_text(DCGAN_RECIPE.format(out=folder / "run"), encoding="utf-8")
-        env = {**os.environ, "CHECKSUM_DIR": str(folder), "OMP_NUM_THREADS": "1"}
-        done = torchrun(nproc, "run", str(recipe), "--plugin", str(plugin), env=env)
-        assert done.returncode == 0, done.stderr[-3000:]
-        states[nproc] = {
+    folders = one_then_two_processes(tmp_path, DCGAN_PLUGIN, DCGAN_RECIPE)
+    states = {
+        nproc: {
             (rank, when): torch.load(folder / f"rank{rank}-{when}.pt", weights_only=True)
             for rank in range(nproc)
             for when in ("start", "end")
         }
+        for nproc, folder in folders.items()
+    }
     start, single = states[1][0, "start"], states[1][0, "end"]
     for key, value in states[2][0, "start"].items():  # the same initial weights
         assert torch.equal(value, start[key]), key
