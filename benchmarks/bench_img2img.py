@@ -637,6 +637,8 @@ def model_quality(args: argparse.Namespace) -> None:
     recipe, _ = QUALITY[args.model]
     manager = get_manager()
     manager.add(TimeLimit(args.minutes), "bench_time_limit", "benchmarks/bench_img2img.py", None)
+    first_phase = PhaseEnd(recipe, manager, args.overrides)
+    manager.add(first_phase, "bench_phase_end", "benchmarks/bench_img2img.py", None)
     out = Path(tempfile.mkdtemp(prefix=f"bench-{recipe}-", dir=os.environ.get("BENCH_OUT")))
     started = time.perf_counter()
     run = genmm.train(recipe, ["eval.every=0", "samples.every=0", "runtime.progress=false",
@@ -656,6 +658,16 @@ def model_quality(args: argparse.Namespace) -> None:
         emit(figure="cyclegan_targets", share_target_domain=round(share, 4),
              cycle_psnr_db=round(cycle, 3), target="share >= 0.9, cycle psnr >= 25 dB",
              met=bool(share >= 0.9 and cycle >= 25.0))  # fmt: skip
+    if first_phase.figures:
+        emit(figure=f"{args.model}_quality_after_first_phase", recipe=recipe,
+             phase=first_phase.phase, steps=first_phase.step,
+             **{key: round(value, 4) for key, value in sorted(first_phase.figures.items())})
+    if args.model == "srgan" and "psnr" in first_phase.figures:
+        phase_one = first_phase.figures
+        emit(figure="srresnet_vs_bicubic", psnr=round(phase_one["psnr"], 3),
+             psnr_bicubic=round(phase_one["psnr_bicubic"], 3), steps=first_phase.step,
+             target="SRResNet (the MSE phase) psnr above bicubic's",
+             met=bool(phase_one["psnr"] > phase_one["psnr_bicubic"]))  # fmt: skip
     if args.model == "srgan" and "fd" in figures:
         emit(figure="srgan_vs_bicubic", fd=round(figures["fd"], 4),
              fd_bicubic=round(figures["fd_bicubic"], 4), psnr=round(figures["psnr"], 3),
@@ -673,6 +685,25 @@ def model_quality(args: argparse.Namespace) -> None:
 
 
 # ====================================================================== quality
+class PhaseEnd:
+    """A one-off plugin: evaluates the recipe's metrics once, when its first phase ends (for
+    SRGAN, the SRResNet the paper compares with; for inpainting, the MSE-only network)."""
+
+    def __init__(self, recipe: str, manager, overrides: list[str]) -> None:
+        from genmm.api import resolve
+
+        phases = resolve(recipe, overrides, manager=manager)[0]["phases"]
+        self.phase, spec = next(iter(phases.items()))
+        self.step = int(spec.get("max_steps") or 0) if len(phases) > 1 else 0
+        self.manager, self.figures = manager, {}
+
+    @genmm.hookimpl
+    def genmm_step_end(self, run, step, logs):
+        if self.step and step == self.step and not self.figures:
+            for answer in self.manager.hook.genmm_evaluate(run=run, step=step):
+                self.figures.update(answer or {})
+
+
 class TimeLimit:
     """A one-off plugin: asks the loop to stop (with a checkpoint) after ``minutes``."""
 

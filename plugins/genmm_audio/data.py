@@ -10,8 +10,10 @@ down to mono, and the last ``held_out`` utterances are kept for evaluation.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -264,30 +266,36 @@ class HeldOutSet:
         return {"real": real, "condition": condition}
 
 
-def espeak_corpus(
-    root: str = "data/speech",
-    sentences: int = 300,
-    voices: list[str] | None = None,
-    corpus_seed: int = 0,
-    source: Literal["auto", "news", "generated"] = "auto",
-    sample_rate: int = 22050,
-    segment: int = 8192,
-    n_fft: int = 1024,
-    hop: int = 256,
-    win: int = 1024,
-    n_mels: int = 80,
-    fmin: float = 0.0,
-    fmax: float | None = None,
-    held_out: float = HELD_OUT,
-    random_gain: bool = True,
-) -> SpeechDataset:
-    """The built-in corpus: rendered with espeak-ng into ``root`` on first use, then read."""
-    from genmm_audio.corpus import render_corpus
+def rendered_corpus(reader: Callable[..., SpeechDataset]) -> Callable[..., SpeechDataset]:
+    """A dataset factory for the built-in corpus: rendered with espeak-ng into ``root`` on first
+    use (:func:`genmm_audio.corpus.render_corpus`: ``sentences``, ``voices``, ``corpus_seed``,
+    ``source``), then read by ``reader`` with the rest of the recipe's keys. Its signature, the
+    recipe schema, is the render keys followed by the reader's own."""
 
-    render_corpus(root, sentences, voices, corpus_seed, source)
-    return SpeechDataset(
-        root, sample_rate, segment, n_fft, hop, win, n_mels, fmin, fmax, held_out, random_gain
-    )
+    def corpus(
+        root: str = "data/speech",
+        sentences: int = 300,
+        voices: list[str] | None = None,
+        corpus_seed: int = 0,
+        source: Literal["auto", "news", "generated"] = "auto",
+        **reading: Any,
+    ) -> SpeechDataset:
+        from genmm_audio.corpus import render_corpus
+
+        render_corpus(root, sentences, voices, corpus_seed, source)
+        return reader(root, **reading)
+
+    from genmm.registry import signature_of
+
+    own = list(inspect.signature(corpus).parameters.values())[:-1]
+    read = [p for p in signature_of(reader).parameters.values() if p.name != "root"]
+    corpus.__signature__ = inspect.Signature(own + read)  # type: ignore[attr-defined]
+    name = getattr(reader, "__qualname__", "the reader")
+    corpus.__doc__ = f"The built-in corpus, rendered into ``root`` on first use, read by {name}."
+    return corpus
+
+
+espeak_corpus = rendered_corpus(SpeechDataset)
 
 
 def frontend_from_description(description: dict[str, Any] | None) -> MelFrontend:

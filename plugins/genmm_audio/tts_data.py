@@ -49,7 +49,7 @@ import soundfile
 import torch
 
 from genmm.errors import DataError
-from genmm_audio.data import HELD_OUT, SpeechDataset, list_audio
+from genmm_audio.data import HELD_OUT, SpeechDataset, list_audio, rendered_corpus
 from genmm_audio.measures import f0_track
 from genmm_audio.text import PhonemeVocabulary
 
@@ -252,28 +252,4 @@ def pad_utterances(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tens
     return batch
 
 
-def tts_corpus(
-    root: str = "data/speech",
-    sentences: int = 300,
-    voices: list[str] | None = None,
-    corpus_seed: int = 0,
-    source: Literal["auto", "news", "generated"] = "auto",
-    sample_rate: int = 22050,
-    segment: int = 8192,
-    n_fft: int = 1024,
-    hop: int = 256,
-    win: int = 1024,
-    n_mels: int = 80,
-    fmin: float = 0.0,
-    fmax: float | None = None,
-    held_out: float = HELD_OUT,
-    random_gain: bool = True,
-) -> TTSDataset:
-    """The built-in corpus with several voices, rendered into ``root`` on first use, read as a
-    :class:`TTSDataset` (one speaker per voice)."""
-    from genmm_audio.corpus import render_corpus
-
-    render_corpus(root, sentences, voices, corpus_seed, source)
-    return TTSDataset(
-        root, sample_rate, segment, n_fft, hop, win, n_mels, fmin, fmax, held_out, random_gain
-    )
+tts_corpus = rendered_corpus(TTSDataset)  # one speaker per voice
