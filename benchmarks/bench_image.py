@@ -9,12 +9,12 @@
     python benchmarks/bench_image.py ada-digits [--max-steps N]   # DCGAN on 10 % of the digits
 
 ``speed`` times the real ``core.gan`` step (one D update on real and fake, one G update,
-non-saturating loss, fused Adam) on 2 threads: warm-up steps, then the median of
-``--repeats`` steps, for the pytorch/examples configuration (ngf = ndf = 64, 4x4 kernels;
-its own code takes 1.36 s a step on this CPU when quiet) and the paper's widths (5x5
-kernels, 1024 maps at 4x4). pytorch/examples' step is timed in the same process; the ratio
-of process CPU times (robust to other jobs on the machine) times 1.36 s estimates ours on a
-quiet machine.
+non-saturating loss, fused Adam) on 2 threads, interleaved step by step with pytorch/examples'
+DCGAN step rebuilt here (its networks at ngf = ndf = 64 with 4x4 kernels, its BCE loop, which
+also computes D's weight gradients in the G update) through ``benchmarks/harness.py``: median
+and minimum of ``--repeats`` (7) steps each, their ratio (target >= 1.5x), the load average,
+and the reference's parameter count against the one pytorch/examples prints; then our paper
+widths (5x5 kernels, 1024 maps at 4x4) against the same reference.
 
 ``dcgan`` and ``cgan`` train the shipped recipe at its default length through the real CLI
 (``genmm run``; a run folder under ``runs/``), then evaluate the last checkpoint in process:
@@ -58,9 +58,9 @@ holds), with the FD of the 180 training images themselves beside them (``ada.jso
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -72,8 +72,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def reference_step(batch: int):
-    """One step of pytorch/examples' DCGAN (its networks, BCE on sigmoid outputs, Adam) on
-    the same kind of batch: timed next to ours so that a loaded machine shows as a ratio."""
+    """One step of pytorch/examples' DCGAN (its networks, BCE on sigmoid outputs, Adam, D's
+    weight gradients computed in the G update as its loop does) on the same kind of batch,
+    and its networks' parameter counts: timed interleaved with ours."""
     from torch import nn
 
     nz, ngf, ndf = 100, 64, 64
@@ -99,6 +100,8 @@ def reference_step(batch: int):
     g_optimizer = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     real = torch.rand(batch, 3, 64, 64) * 2 - 1
     ones, zeros = torch.ones(batch), torch.zeros(batch)
+    counts = {"G": sum(p.numel() for p in G.parameters()),
+              "D": sum(p.numel() for p in D.parameters())}  # fmt: skip
 
     def step() -> None:
         D.zero_grad()
@@ -110,23 +113,20 @@ def reference_step(batch: int):
         criterion(D(fake).view(-1), ones).backward()
         g_optimizer.step()
 
-    return step
+    return step, counts
 
 
-def timed(step, warmup: int, repeats: int) -> tuple[list[float], list[float]]:
-    """Wall and process-CPU seconds of ``repeats`` calls after ``warmup``."""
-    for _ in range(warmup):
-        step()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        step()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return walls, cpus
+# pytorch/examples dcgan/main.py at nz 100, ngf = ndf = 64, 3 channels (bias-free convolutions,
+# batch-norm weights and biases): the sums of its printed networks
+PYTORCH_EXAMPLES_PARAMETERS = {"G": 3576704, "D": 2765568}
 
 
 def speed(args: argparse.Namespace) -> None:
+    """Our ``core.gan`` step and pytorch/examples' DCGAN step (its networks and loop, rebuilt
+    in this process: ``reference_step``) interleaved by the harness: the ratio of medians
+    (target >= 1.5x), the parameter counts checked against pytorch/examples' printed ones."""
+    from harness import emit, interleaved, report
+
     from genmm.losses import NonSaturatingLoss
     from genmm.testing import MiniRun
     from genmm.training.gan import GANTrainer
@@ -139,7 +139,7 @@ def speed(args: argparse.Namespace) -> None:
         "paper widths (1024 at 4x4, k5)": dict(width=128, kernel_size=5),
     }
     torch.manual_seed(0)
-    reference = reference_step(args.batch)
+    reference, reference_counts = reference_step(args.batch)
     for label, widths in configurations.items():
         paper = widths["kernel_size"] == 5
         if paper and args.skip_paper:
@@ -158,30 +158,58 @@ def speed(args: argparse.Namespace) -> None:
         )
         trainer = GANTrainer()
         trainer.setup(run)
-        ours = timed(functools.partial(run.step_once, trainer), args.warmup, args.repeats)
-        common = {
-            "batch": args.batch,
-            "threads": torch.get_num_threads(),
-            "repeats": args.repeats,
-            "G_parameters": sum(p.numel() for p in G.parameters()),
-            "D_parameters": sum(p.numel() for p in D.parameters()),
-        }
-        median = statistics.median(ours[0])
-        figure = {"figure": f"DCGAN 64x64 D+G step (s), {label}", "value": round(median, 3)}
-        figure.update(cpu_s=round(statistics.median(ours[1]), 3), **common)
-        figure.update(images_per_s=round(args.batch / median, 1), target_s=None if paper else 1.1)
-        print(json.dumps(figure), flush=True)
-        if paper:
-            continue
-        theirs = timed(reference, args.warmup, args.repeats)
-        ratio = statistics.median(ours[1]) / statistics.median(theirs[1])
-        for name, value in (
-            ("pytorch/examples DCGAN step, same process (s)", statistics.median(theirs[0])),
-            ("ours / pytorch/examples, CPU time", ratio),
-            ("ours on a quiet machine (s): ratio x 1.36 s", ratio * 1.36),
-        ):
-            figure = {"figure": name, "value": round(value, 3), "batch": args.batch}
-            print(json.dumps({**figure, "repeats": args.repeats}), flush=True)
+        counts = {"G": sum(p.numel() for p in G.parameters()),
+                  "D": sum(p.numel() for p in D.parameters())}  # fmt: skip
+        candidates = {"ours": functools.partial(run.step_once, trainer),
+                      "pytorch_examples": reference}  # fmt: skip
+        if args.compile and not paper:
+            # runtime.compile: inductor, as Run applies it (the steps call torch.compile'd
+            # modules; the optimisers hold the same parameters)
+            compiled_run = MiniRun(
+                {"generator": copy.deepcopy(G), "discriminator": copy.deepcopy(D)},
+                {"adversarial": NonSaturatingLoss()},
+                lambda real=real: {"real": real},
+                batch_size=args.batch,
+                optimizers={"generator": adam, "discriminator": adam},
+                phase_name="bench",
+            )
+            compiled_run._compiled = {
+                role: torch.compile(model, backend="inductor")
+                for role, model in compiled_run.models.items()
+            }
+            compiled_trainer = GANTrainer()
+            compiled_trainer.setup(compiled_run)
+            started = time.perf_counter()
+            compiled_run.step_once(compiled_trainer)  # compiles G and D, forward and backward
+            emit(figure="dcgan_compile_startup_seconds",
+                 value=round(time.perf_counter() - started, 1), backend="inductor")  # fmt: skip
+            candidates["ours_compiled"] = functools.partial(
+                compiled_run.step_once, compiled_trainer
+            )
+        stats = interleaved(candidates, repeats=args.repeats, warmup=args.warmup)
+        if "ours_compiled" in stats:
+            report("dcgan_step_seconds_compiled", stats, "ours_compiled", "ours",
+                   ours_widths=label, batch=args.batch, threads=torch.get_num_threads(),
+                   note="runtime.compile: inductor against the same step eager")  # fmt: skip
+            report("dcgan_step_seconds_compiled_vs_reference", stats, "ours_compiled",
+                   "pytorch_examples", target=1.5, batch=args.batch)  # fmt: skip
+        report(
+            "dcgan_step_seconds",
+            stats,
+            "ours",
+            "pytorch_examples",
+            target=None if paper else 1.5,
+            ours_widths=label,
+            batch=args.batch,
+            threads=torch.get_num_threads(),
+            ours_parameters=counts,
+            pytorch_examples_parameters=reference_counts,
+        )
+        if not paper:
+            # pytorch/examples' dcgan prints its networks; these are the counts they add up to
+            emit(figure="dcgan_reference_parameters", counts=reference_counts,
+                 expected=PYTORCH_EXAMPLES_PARAMETERS,
+                 matches=reference_counts == PYTORCH_EXAMPLES_PARAMETERS)  # fmt: skip
 
 
 def train(recipe: str, out: Path, steps: int | None, threads: int, again: bool = True) -> float:
@@ -639,10 +667,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5, help="augment-speed: 7 by default")
+    parser.add_argument("--repeats", type=int, default=5, help="speed, augment-speed: 7 by default")
     parser.add_argument("--train-threads", type=int, default=1, help="training modes")
     parser.add_argument("--evaluate-only", action="store_true", help="reuse an earlier run")
     parser.add_argument("--skip-paper", action="store_true", help="speed: ngf=64 only")
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="speed: skip the runtime.compile (inductor) candidate")  # fmt: skip
     parser.add_argument(
         "--steps", "--max-steps", type=int, default=None, help="cap training (default: recipe)"
     )
@@ -655,7 +685,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="augment-grid")
     parser.add_argument("--out", default=str(ROOT / "docs" / "plugins" / "image_augment.png"))
     args = parser.parse_args()
-    if args.what == "augment-speed" and "--repeats" not in sys.argv:
+    if args.what in ("speed", "augment-speed") and "--repeats" not in sys.argv:
         args.repeats = 7  # the harness's interleaved repeats
     modes = {"speed": speed, "dcgan": quality_dcgan, "cgan": quality_cgan}
     modes.update({"augment-speed": augment_speed, "augment-grid": augment_grid})
