@@ -4,6 +4,8 @@
                                                  # against MelGAN (ngf 32, folded), interleaved
     python benchmarks/bench_audio.py step        # one step of each phase of recipes/speech.yaml,
                                                  # and the MelGAN paper step, interleaved
+    python benchmarks/bench_audio.py melgan      # our MelGAN against melgan-neurips rebuilt:
+                                                 # 10 s synthesis and the batch-16 training step
     python benchmarks/bench_audio.py memory      # peak RSS of a MelGAN training step at batch 16
     python benchmarks/bench_audio.py quality --recipe recipes/speech.yaml   # train, then eval
     python benchmarks/bench_audio.py curve --designs vocos vocos_gan melgan --minutes 30
@@ -22,16 +24,21 @@ does not count as training time; the x axis is minutes since the training proces
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import resource
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+
+# the authors' weight norm, kept on purpose in the rebuilt reference
+warnings.filterwarnings("ignore", message=".*torch.nn.utils.weight_norm. is deprecated")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "plugins"))
@@ -148,6 +155,194 @@ def recipe_steps() -> dict[str, Any]:
         trainer.setup(run)
         steps[f"{name}_b{batch}"] = (lambda r, t: lambda: r.step_once(t))(run, trainer)
     return steps
+
+
+#: the authors' sizes (descriptinc/melgan-neurips, ``scripts/train.py`` defaults): G ngf 32 with
+#: 3 residual layers per stage and ratios 8, 8, 2, 2; 3 discriminators of ndf 16, 4 layers,
+#: downsampling 4; lambda_feat 10; Adam 1e-4, betas (0.5, 0.9); batch 16 x 8,192 samples
+REFERENCE_PARAMETERS = {"generator": 4266050, "discriminator": 16924086}
+
+
+class ReferenceMelGANGenerator(torch.nn.Module):
+    """melgan-neurips' ``Generator`` rebuilt from its published configuration: weight-normed
+    (``torch.nn.utils.weight_norm``, recomputed every call, as the authors run it) reflection-
+    padded convolutions, transposed convolutions of kernel 2r, residual stacks of dilation
+    1, 3, 9, a tanh output."""
+
+    def __init__(self, n_mels: int = 80, ngf: int = 32, ratios=(8, 8, 2, 2)) -> None:
+        super().__init__()
+        wn, nn = torch.nn.utils.weight_norm, torch.nn
+        channels = ngf * 2 ** len(ratios)
+        layers: list[nn.Module] = [nn.ReflectionPad1d(3), wn(nn.Conv1d(n_mels, channels, 7))]
+        for r in ratios:
+            up = nn.ConvTranspose1d(
+                channels, channels // 2, 2 * r, stride=r, padding=r // 2 + r % 2,
+                output_padding=r % 2,
+            )  # fmt: skip
+            layers += [nn.LeakyReLU(0.2), wn(up)]
+            channels //= 2
+            layers += [ReferenceResnetBlock(channels, 3**j) for j in range(3)]
+        layers += [nn.LeakyReLU(0.2), nn.ReflectionPad1d(3), wn(nn.Conv1d(channels, 1, 7))]
+        self.model = nn.Sequential(*layers, nn.Tanh())
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:  # (B, 80, N) -> (B, 1, 256 N)
+        return self.model(mel)
+
+
+class ReferenceResnetBlock(torch.nn.Module):
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        wn, nn = torch.nn.utils.weight_norm, torch.nn
+        self.block = nn.Sequential(
+            nn.LeakyReLU(0.2), nn.ReflectionPad1d(dilation),
+            wn(nn.Conv1d(channels, channels, 3, dilation=dilation)),
+            nn.LeakyReLU(0.2), wn(nn.Conv1d(channels, channels, 1)),
+        )  # fmt: skip
+        self.shortcut = wn(nn.Conv1d(channels, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.block(x)
+
+
+class ReferenceMelGANDiscriminator(torch.nn.Module):
+    """melgan-neurips' ``Discriminator``: 3 ``NLayerDiscriminator`` (ndf 16, 4 grouped strided
+    layers, downsampling 4) on the audio average-pooled by 1, 2 and 4; each returns its
+    feature maps, the last one its score."""
+
+    def __init__(self, scales: int = 3, ndf: int = 16, n_layers: int = 4, down: int = 4) -> None:
+        super().__init__()
+        wn, nn = torch.nn.utils.weight_norm, torch.nn
+        self.scales = nn.ModuleList()
+        for _ in range(scales):
+            blocks = [nn.Sequential(nn.ReflectionPad1d(7), wn(nn.Conv1d(1, ndf, 15)),
+                                    nn.LeakyReLU(0.2))]  # fmt: skip
+            width = ndf
+            for _ in range(n_layers):
+                previous, width = width, min(width * down, 1024)
+                conv = nn.Conv1d(previous, width, down * 10 + 1, stride=down, padding=down * 5,
+                                 groups=previous // 4)  # fmt: skip
+                blocks.append(nn.Sequential(wn(conv), nn.LeakyReLU(0.2)))
+            previous, width = width, min(width * 2, 1024)
+            blocks.append(nn.Sequential(wn(nn.Conv1d(previous, width, 5, padding=2)),
+                                        nn.LeakyReLU(0.2)))  # fmt: skip
+            blocks.append(wn(nn.Conv1d(width, 1, 3, padding=1)))
+            self.scales.append(nn.ModuleList(blocks))
+        self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
+
+    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+        results = []
+        for blocks in self.scales:
+            features = []
+            h = x
+            for block in blocks:
+                h = block(h)
+                features.append(h)
+            results.append(features)
+            x = self.pool(x)
+        return results
+
+
+def reference_melgan_step(batch: int, segment: int = 8192, freeze_d: bool = False):
+    """melgan-neurips' ``train.py`` step on given mels (their in-loop ``Audio2Mel`` of the real
+    audio is left out, as our data's mel is): D on ``G(s).detach()`` and the real audio with
+    the hinge loss, then G on the hinge loss + 10 x the feature L1 against the D step's real
+    features (weight 4 / (layers + 1) / scales), D's weights receiving gradients too unless
+    ``freeze_d`` (our trick, to attribute its gain)."""
+    torch.manual_seed(0)
+    generator, discriminator = ReferenceMelGANGenerator(), ReferenceMelGANDiscriminator()
+    adam = {"lr": 1e-4, "betas": (0.5, 0.9)}
+    opt_g = torch.optim.Adam(generator.parameters(), **adam)
+    opt_d = torch.optim.Adam(discriminator.parameters(), **adam)
+    real = 0.3 * torch.randn(batch, 1, segment)
+    mel = torch.randn(batch, 80, segment // 256) - 2.0
+    weight = 4.0 / (4 + 1) / 3
+
+    def step() -> None:
+        fake = generator(mel)
+        fake_scores = discriminator(fake.detach())
+        real_scores = discriminator(real)
+        loss_d = sum(
+            torch.relu(1 - r[-1]).mean() + torch.relu(1 + f[-1]).mean()
+            for r, f in zip(real_scores, fake_scores)
+        )
+        discriminator.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        if freeze_d:
+            discriminator.requires_grad_(False)
+        scores = discriminator(fake)
+        loss_g = sum(-s[-1].mean() for s in scores)
+        loss_feat = sum(
+            weight * torch.nn.functional.l1_loss(f, r.detach())
+            for fs, rs in zip(scores, real_scores)
+            for f, r in zip(fs[:-1], rs[:-1])
+        )
+        generator.zero_grad()
+        (loss_g + 10.0 * loss_feat).backward()
+        opt_g.step()
+        discriminator.requires_grad_(True)
+
+    counts = {
+        "generator": sum(p.numel() for p in generator.parameters()),
+        "discriminator": sum(p.numel() for p in discriminator.parameters()),
+    }
+    return step, counts
+
+
+def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float = 10.0) -> None:
+    """Our MelGAN (ngf 32) against melgan-neurips rebuilt, interleaved: synthesis of a
+    ``seconds`` mel (ours folded with polyphase upsampling under ``inference_mode``; theirs as
+    they run it, weight norm live under ``no_grad``, and with weight norm removed) and one
+    training step at ``batch`` (theirs as they run it, and with D frozen in the G update)."""
+    torch.manual_seed(0)
+    reference = ReferenceMelGANGenerator()
+    ours = MelGANGenerator(ngf=32)
+    counts = {
+        "ours": sum(p.numel() for p in ours.parameters()),
+        "reference": sum(p.numel() for p in reference.parameters()),
+    }
+    if counts["reference"] != REFERENCE_PARAMETERS["generator"]:
+        raise SystemExit(f"the rebuilt generator has {counts} parameters, not the authors' count")
+    emit(figure="melgan_reference_parameters", generator=counts["reference"],
+         expected=REFERENCE_PARAMETERS)  # fmt: skip
+    folded = copy.deepcopy(reference)
+    for module in folded.modules():
+        if hasattr(module, "weight_g"):
+            torch.nn.utils.remove_weight_norm(module)
+    ours = fold_weight_norm(ours)
+    frames = round(seconds * 22050 / 256)
+    mel = torch.randn(1, 80, frames) - 2.0
+
+    def run_in(mode, model):
+        def call():
+            with mode():
+                return model(mel)
+
+        return call
+
+    calls = {
+        "ours": run_in(torch.inference_mode, ours),
+        "melgan_neurips": run_in(torch.no_grad, reference),
+        "melgan_neurips_folded": run_in(torch.no_grad, folded),
+    }
+    stats = interleaved(calls, repeats=repeats)
+    for name in ("melgan_neurips", "melgan_neurips_folded"):
+        report(f"melgan_synthesis_10s_vs_{name}", stats, "ours", name, target=1.5,
+               samples_per_second=round(frames * 256 / stats["ours"]["median"]),
+               threads=torch.get_num_threads())  # fmt: skip
+    theirs, counts = reference_melgan_step(batch)
+    if counts != REFERENCE_PARAMETERS:
+        raise SystemExit(f"the rebuilt networks have {counts} parameters, not the authors'")
+    frozen, _ = reference_melgan_step(batch, freeze_d=True)
+    calls = {
+        "ours": melgan_step(batch),
+        "melgan_neurips": theirs,
+        "melgan_neurips_frozen_d": frozen,
+    }
+    stats = interleaved(calls, repeats=repeats)
+    for name in ("melgan_neurips", "melgan_neurips_frozen_d"):
+        report(f"melgan_train_step_b{batch}_vs_{name}", stats, "ours", name, target=1.3,
+               segment=8192, threads=torch.get_num_threads())  # fmt: skip
 
 
 def training_step(repeats: int = 7) -> None:
@@ -332,10 +527,12 @@ def draw(curves: dict[str, list], png: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "what", choices=["synthesis", "step", "memory", "quality", "curve", "draw", "all"]
+        "what",
+        choices=["synthesis", "step", "melgan", "memory", "quality", "curve", "draw", "all"],
     )
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2 cores here)")
     parser.add_argument("--repeats", type=int, default=7, help="speed: interleaved repeats")
+    parser.add_argument("--batch", type=int, default=16, help="melgan: the step's batch")
     parser.add_argument("--recipe", default=str(SPEECH), help="quality: the recipe to train")
     parser.add_argument("--out", default="runs/speech_quality", help="quality/curve: folder")
     parser.add_argument("--limit", type=float, default=1800.0, help="quality: training seconds")
@@ -354,6 +551,8 @@ def main() -> None:
         synthesis(repeats=args.repeats)
     if args.what in ("step", "all"):
         training_step(repeats=args.repeats)
+    if args.what in ("melgan", "all"):
+        melgan_against_reference(repeats=args.repeats, batch=args.batch)
     if args.what in ("memory", "all"):
         memory()
     if args.what == "quality":

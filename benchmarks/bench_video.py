@@ -10,7 +10,8 @@ loop rebuilt here from their code's settings (three Adam optimisers lr 2e-4, bet
 0.999), weight decay 1e-5; D_I step on frames picked from freshly generated whole clips, D_V
 step on freshly generated clips with the real clips' action cross-entropy, then a G step on
 new fakes for both), on the same architecture (parameter counts checked equal). Interleaved
-step by step, ``--repeats`` times after a warm-up; median and minimum seconds, load average.
+step by step through ``benchmarks/harness.py``, ``--repeats`` times after a warm-up; median and
+minimum seconds, the ratios, the load average.
 
 quality: trains each shipped recipe (``--steps`` caps its length) through ``genmm.train`` and
 evaluates its metrics: motion accuracy (MCS), ACD of generated and real clips, Fréchet distance
@@ -22,23 +23,20 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
+import functools
 import os
-import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def emit(record: dict[str, Any]) -> None:
-    record["load_average"] = round(os.getloadavg()[0], 2)
-    print(json.dumps(record), flush=True)
+from harness import emit, interleaved, report  # noqa: E402
 
 
 def manager():
@@ -134,33 +132,24 @@ def speed(repeats: int, batches: list[tuple[int, int]], warmup: int = 1) -> None
         )
         trainer = MoCoGANTrainer(video_batch=video_batch)
         trainer.setup(run)
-        ours_times, ref_times = [], []
-        for repeat in range(warmup + repeats):
-            started = time.perf_counter()
-            run.step_once(trainer)
-            middle = time.perf_counter()
-            authors_step(G_ref, DI, DV, optimizers, data, labels, image_batch, video_batch)
-            ended = time.perf_counter()
-            if repeat >= warmup:
-                ours_times.append(middle - started)
-                ref_times.append(ended - middle)
-        ours, ref = statistics.median(ours_times), statistics.median(ref_times)
-        emit(
-            {
-                "figure": "mocogan_step_speed",
-                "clips": f"{frames}x{size}x{size}",
-                "image_batch": image_batch,
-                "video_batch": video_batch,
-                "repeats": repeats,
-                "threads": torch.get_num_threads(),
-                "parameters": {"generator": count(G), "discriminators": count(D)},
-                "ours_seconds_median": round(ours, 4),
-                "ours_seconds_min": round(min(ours_times), 4),
-                "authors_loop_seconds_median": round(ref, 4),
-                "authors_loop_seconds_min": round(min(ref_times), 4),
-                "speedup_median": round(ref / ours, 3),
-                "speedup_min": round(min(ref_times) / min(ours_times), 3),
-            }
+        calls = {
+            "ours": lambda r=run, t=trainer: r.step_once(t),
+            "authors_loop": functools.partial(
+                authors_step, G_ref, DI, DV, optimizers, data, labels, image_batch, video_batch
+            ),
+        }
+        stats = interleaved(calls, repeats=repeats, warmup=warmup)
+        report(
+            f"mocogan_step_{image_batch}x{video_batch}",
+            stats,
+            "ours",
+            "authors_loop",
+            target=1.35,
+            clips=f"{frames}x{size}x{size}",
+            image_batch=image_batch,
+            video_batch=video_batch,
+            threads=torch.get_num_threads(),
+            parameters={"generator": count(G), "discriminators": count(D)},
         )
 
 
@@ -204,7 +193,7 @@ def quality(recipes: list[str], steps: int | None, overrides: list[str]) -> None
                 )
             if key == "acd":
                 record["acd_real"] = round(results.get("acd_real", float("nan")), 4)
-            emit(record)
+            emit(**record)
         if run.writer is not None:  # a picture for the docs: generated clips as a frame strip
             with run.evaluating(seed=0):
                 samples = run.sample(6)
