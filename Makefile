@@ -25,7 +25,7 @@ test: setup
 
 # Speed figures (minutes); `make bench-quality` trains the recipes at their defaults (hours).
 bench: setup
-	$(BIN)/genmm bench recipes/toy_ring.yaml --steps 300 --repeats 5
+	$(BIN)/genmm bench recipes/toy_ring.yaml --steps 300 --repeats 7
 	$(BIN)/python benchmarks/bench_image.py speed
 	$(BIN)/python benchmarks/bench_stylegan2.py
 	$(BIN)/python benchmarks/bench_text.py speed

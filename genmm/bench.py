@@ -5,7 +5,8 @@ the non-finite check, schedules, EMA; no checkpoints, samples or evaluations). T
 is the same models with the same optimisers doing the same D/G alternation by hand. Both are
 timed from their second step to their last, alternating ``repeats`` times in one process;
 the medians and minima are reported with the load average. Overhead is
-``framework / bare - 1`` of the medians.
+``framework / bare - 1`` of the medians; its spread is the range of that ratio repeat by
+repeat.
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ def benchmark(
         result["bare_seconds_per_step"] = round(statistics.median(bare) / steps, 6)
         result["bare_seconds_per_step_min"] = round(min(bare) / steps, 6)
         result["overhead_percent"] = round(100 * (seconds / statistics.median(bare) - 1), 2)
+        paired = [100 * (f / b - 1) for f, b in zip(framework, bare)]  # each repeat's own
+        result["overhead_percent_range"] = [round(min(paired), 2), round(max(paired), 2)]
     else:
         result["overhead_percent"] = None
         result["note"] = "no bare loop for this trainer/loss combination"

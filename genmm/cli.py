@@ -264,7 +264,7 @@ def bench(
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides."),
     steps: int = typer.Option(200, "--steps", help="Measured steps per repeat."),
     warmup: int = typer.Option(20, "--warmup", help="Unmeasured steps first."),
-    repeats: int = typer.Option(3, "--repeats", help="Alternating repeats (median)."),
+    repeats: int = typer.Option(7, "--repeats", help="Alternating repeats (median)."),
     plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:

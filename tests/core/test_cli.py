@@ -39,12 +39,14 @@ def test_new_plugin_writes_a_working_package(cli, tmp_path):
 
 
 def test_bench_prints_one_json_line(cli, tiny_recipe):
-    result = cli("bench", str(tiny_recipe()), "--steps", "5", "--warmup", "1", "--repeats", "1")
+    result = cli("bench", str(tiny_recipe()), "--steps", "5", "--warmup", "1", "--repeats", "2")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert figures["steps"] == 5 and figures["batch_size"] == 32
+    assert figures["steps"] == 5 and figures["batch_size"] == 32 and figures["repeats"] == 2
     assert figures["steps_per_s"] > 0 and figures["peak_memory_mb"] > 0
     assert isinstance(figures["overhead_percent"], float)
+    low, high = figures["overhead_percent_range"]  # each repeat's own overhead
+    assert low <= high
 
 
 def test_generate_and_eval_from_a_run(cli, tiny_recipe, tmp_path):
