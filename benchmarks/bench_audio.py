@@ -325,7 +325,7 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
         "melgan_neurips": run_in(torch.no_grad, reference),
         "melgan_neurips_folded": run_in(torch.no_grad, folded),
     }
-    stats = interleaved(calls, repeats=repeats)
+    stats = interleaved(calls, repeats=repeats, flops=True)
     for name in ("melgan_neurips", "melgan_neurips_folded"):
         report(f"melgan_synthesis_10s_vs_{name}", stats, "ours", name, target=1.5,
                samples_per_second=round(frames * 256 / stats["ours"]["median"]),
@@ -339,7 +339,7 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
         "melgan_neurips": theirs,
         "melgan_neurips_frozen_d": frozen,
     }
-    stats = interleaved(calls, repeats=repeats)
+    stats = interleaved(calls, repeats=repeats, flops=True)
     for name in ("melgan_neurips", "melgan_neurips_frozen_d"):
         report(f"melgan_train_step_b{batch}_vs_{name}", stats, "ours", name, target=1.3,
                segment=8192, threads=torch.get_num_threads())  # fmt: skip

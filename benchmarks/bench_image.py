@@ -186,7 +186,8 @@ def speed(args: argparse.Namespace) -> None:
             candidates["ours_compiled"] = functools.partial(
                 compiled_run.step_once, compiled_trainer
             )
-        stats = interleaved(candidates, repeats=args.repeats, warmup=args.warmup)
+        stats = interleaved(candidates, repeats=args.repeats, warmup=args.warmup,
+                            flops=("ours", "pytorch_examples"))  # fmt: skip
         if "ours_compiled" in stats:
             report("dcgan_step_seconds_compiled", stats, "ours_compiled", "ours",
                    ours_widths=label, batch=args.batch, threads=torch.get_num_threads(),

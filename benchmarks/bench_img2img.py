@@ -490,6 +490,7 @@ def step(args: argparse.Namespace) -> None:
         },
         repeats=args.repeats,
         warmup=2,
+        flops=True,
     )
     report(
         "pix2pix_step_seconds",
@@ -543,7 +544,7 @@ def cyclegan_step(args: argparse.Namespace) -> None:
     stats = interleaved(
         {"ours": lambda: run.step_once(trainer),
          "authors": authors_cyclegan_step(*theirs, real_A, real_B)},
-        repeats=args.repeats, warmup=1,
+        repeats=args.repeats, warmup=1, flops=True,
     )  # fmt: skip
     report("cyclegan_step_seconds", stats, "ours", "authors", target=1.2,
            size=f"{size}x{size}", batch=batch, threads=torch.get_num_threads(),
@@ -583,7 +584,7 @@ def srgan_step(args: argparse.Namespace) -> None:
     stats = interleaved(
         {"ours": lambda: run.step_once(trainer),
          "paper": paper_srgan_step(reference_G, reference_D, reference_features, low, high)},
-        repeats=args.repeats, warmup=1,
+        repeats=args.repeats, warmup=1, flops=True,
     )  # fmt: skip
     report("srgan_step_seconds", stats, "ours", "paper", target=1.2,
            size=f"{size // 4}x{size // 4}->{size}x{size}", batch=batch,
@@ -617,7 +618,7 @@ def inpaint_step(args: argparse.Namespace) -> None:
     stats = interleaved(
         {"ours": lambda: run.step_once(trainer),
          "paper": paper_inpaint_step(reference_C, reference_D, condition, real)},
-        repeats=args.repeats, warmup=1,
+        repeats=args.repeats, warmup=1, flops=True,
     )  # fmt: skip
     report("inpaint_step_seconds", stats, "ours", "paper", target=1.2, size=f"{size}x{size}",
            batch=batch, threads=torch.get_num_threads(),

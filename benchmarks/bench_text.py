@@ -265,7 +265,7 @@ def bench_speed(repeats: int, batch: int, rollouts: int, vocab: int, length: int
         "reference": reference_g_step(batch, rollouts, vocab, length, batched=False),
         "reference_batched": reference_g_step(batch, rollouts, vocab, length, batched=True),
     }
-    stats = interleaved(candidates, repeats=repeats)
+    stats = interleaved(candidates, repeats=repeats, flops=True)
     setting = {"batch": batch, "rollouts": rollouts, "vocab": vocab, "length": length}
     setting["threads"] = torch.get_num_threads()
     report("seqgan_adversarial_g_step", stats, "ours", "reference", target=20.0, **setting)

@@ -138,7 +138,7 @@ def speed(repeats: int, batches: list[tuple[int, int]], warmup: int = 1) -> None
                 authors_step, G_ref, DI, DV, optimizers, data, labels, image_batch, video_batch
             ),
         }
-        stats = interleaved(calls, repeats=repeats, warmup=warmup)
+        stats = interleaved(calls, repeats=repeats, warmup=warmup, flops=True)
         report(
             f"mocogan_step_{image_batch}x{video_batch}",
             stats,

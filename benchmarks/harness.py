@@ -15,7 +15,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 
@@ -38,11 +38,17 @@ def interleaved(
     repeats: int = 7,
     warmup: int = 1,
     clock: Callable[[], float] = time.perf_counter,
+    flops: bool | Collection[str] = False,
 ) -> dict[str, dict[str, float]]:
     """Wall time of each candidate, called in turn ``repeats`` times after ``warmup`` calls
-    each: ``{name: {"median": s, "min": s, "times": [...]}}``."""
+    each: ``{name: {"median": s, "min": s, "times": [...]}}``. With ``flops`` (true, or the
+    names to count: a torch.compile'd candidate is better left out), one extra call of each is
+    counted by :func:`gflop` (``"gflop"``): a ratio of times beside a
+    ratio of work says whether a speed-up is less work or faster work."""
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
+    counted = candidates if flops is True else (flops or ())
+    work = {name: gflop(candidates[name]) for name in counted}
     for function in candidates.values():
         for _ in range(warmup):
             function()
@@ -52,10 +58,24 @@ def interleaved(
             started = clock()
             function()
             times[name].append(clock() - started)
-    return {
+    stats = {
         name: {"median": statistics.median(values), "min": min(values), "times": values}
         for name, values in times.items()
     }
+    for name, value in work.items():
+        stats[name]["gflop"] = value
+    return stats
+
+
+def gflop(function: Callable[[], Any]) -> float:
+    """The floating-point operations of one call of ``function``, in 10^9, as
+    ``torch.utils.flop_counter`` counts them (matrix products and convolutions, forward and
+    backward: the work that bounds a step on a CPU)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        function()
+    return counter.get_total_flops() / 1e9
 
 
 def ratio(stats: dict[str, dict[str, float]], ours: str, reference: str) -> dict[str, float]:
@@ -81,6 +101,11 @@ def report(
         line[f"{name}_median_s"] = round(stats[name]["median"], 4)
         line[f"{name}_min_s"] = round(stats[name]["min"], 4)
     line.update({key: round(value, 3) for key, value in speedups.items()})
+    if "gflop" in stats[ours] and "gflop" in stats[reference]:
+        for name in (ours, reference):
+            line[f"{name}_gflop"] = round(stats[name]["gflop"], 2)
+            line[f"{name}_gflop_per_s"] = round(stats[name]["gflop"] / stats[name]["median"], 1)
+        line["flop_ratio"] = round(stats[reference]["gflop"] / max(stats[ours]["gflop"], 1e-12), 3)
     line["repeats"] = len(stats[ours]["times"])
     if target is not None:
         line["target"] = f">= {target}x"

@@ -67,3 +67,31 @@ def test_a_busy_machine_is_flagged(capsys, monkeypatch):
 def test_repeats_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         harness.interleaved({"a": lambda: None}, repeats=0)
+
+
+def test_flops_are_counted_and_reported_beside_the_times(capsys):
+    import torch
+
+    a, b = torch.randn(8, 16, requires_grad=True), torch.randn(16, 4)
+    # forward 2*8*16*4 multiply-adds; backward to a: the same product again
+    assert harness.gflop(lambda: (a @ b).sum().backward()) == pytest.approx(
+        2 * 2 * 8 * 16 * 4 / 1e9
+    )
+    clock = FakeClock()
+
+    def candidate(n, seconds):
+        def call():
+            clock.now += seconds
+            return torch.randn(n, n) @ torch.randn(n, n)
+
+        return call
+
+    stats = harness.interleaved(
+        {"ours": candidate(10, 1.0), "theirs": candidate(20, 4.0)}, repeats=2, clock=clock,
+        flops=True,
+    )  # fmt: skip
+    assert stats["ours"]["gflop"] == pytest.approx(2 * 10**3 / 1e9)
+    harness.report("step", stats, "ours", "theirs")
+    line = json.loads(capsys.readouterr().out)
+    assert line["flop_ratio"] == 8.0 and line["speedup_median"] == 4.0
+    assert line["theirs_gflop_per_s"] == pytest.approx(2 * 20**3 / 1e9 / 4.0, abs=0.05)
