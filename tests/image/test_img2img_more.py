@@ -241,6 +241,12 @@ def test_diffusion_fill_and_hole_psnr():
     flat = torch.zeros(1, 3, 24, 24)
     # [-1, 1] -> [0, 1]: an error of 0.5 in the hole only is PSNR 10 log10(1 / 0.25) = 6.02 dB
     assert math.isclose(float(hole_psnr(flat + mask, flat, mask)), 6.0206, abs_tol=1e-3)
+    # pooled over images: one exact hole and one with error 0.5 (of the same size) give
+    # MSE 0.125, 9.03 dB, where the per-image PSNRs are unbounded and 6.02 dB
+    pair, masks = torch.zeros(2, 3, 24, 24), mask.expand(2, 1, 24, 24)
+    wrong = pair + torch.stack([torch.zeros_like(mask[0]), mask[0]])
+    assert float(hole_psnr(wrong, pair, masks)[0]) > 150
+    assert math.isclose(float(hole_psnr(wrong, pair, masks, pooled=True)), 9.0309, abs_tol=1e-3)
 
 
 # each img2img metric, the data set it takes (tiny, procedural) and what its data error says
