@@ -24,7 +24,6 @@ does not count as training time; the x axis is minutes since the training proces
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import resource
 import signal
@@ -305,8 +304,9 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
         raise SystemExit(f"the rebuilt generator has {counts} parameters, not the authors' count")
     emit(figure="melgan_reference_parameters", generator=counts["reference"],
          expected=REFERENCE_PARAMETERS)  # fmt: skip
-    folded = copy.deepcopy(reference)
-    for module in folded.modules():
+    torch.manual_seed(0)
+    folded = ReferenceMelGANGenerator()  # the same weights (a weight-normed module has no
+    for module in folded.modules():  # deepcopy), weight norm removed
         if hasattr(module, "weight_g"):
             torch.nn.utils.remove_weight_norm(module)
     ours = fold_weight_norm(ours)
