@@ -119,9 +119,12 @@ class MelGANGenerator(nn.Module):
 
 class PolyphaseUpsample(nn.Module):
     """A MelGAN upsampling layer (transposed conv, kernel 2r, stride r) rewritten for inference
-    as one ordinary k3 convolution producing the r output phases, then interleaved:
-    ``(B, C, L) -> (B, r C', L) -> (B, C', r L)``. The same function (output ``n r + p`` only
-    sees inputs ``n - 1, n, n + 1``); CPUs run plain convolutions faster than transposed ones."""
+    as one ordinary k2 convolution producing the r output phases, then interleaved:
+    ``(B, C, L) -> (B, r C', L + 1) -> (B, C', r L)``. The same function: output ``n r + p``
+    sees exactly two inputs, ``n - 1, n`` for the first ``r - padding`` phases and ``n, n + 1``
+    for the rest, so output ``j`` of the k2 convolution (inputs ``j - 1, j``) is phase ``p`` at
+    ``n = j`` for the first and at ``n = j - 1`` for the rest. CPUs run plain convolutions
+    faster than transposed ones, and no tap is a zero."""
 
     def __init__(self, layer: nn.ConvTranspose1d) -> None:
         super().__init__()
@@ -129,21 +132,22 @@ class PolyphaseUpsample(nn.Module):
         if kernel != 2 * ratio or layer.groups != 1 or layer.dilation[0] != 1:
             raise ValueError("only transposed convolutions of kernel 2r and stride r")
         source = layer.weight.detach()  # (C_in, C_out, 2r)
-        weight = source.new_zeros(ratio, layer.out_channels, layer.in_channels, 3)
+        weight = source.new_zeros(ratio, layer.out_channels, layer.in_channels, 2)
+        self.early = ratio - padding  # phases reading inputs n - 1, n
         for phase in range(ratio):
-            for tap, shift in ((0, 1), (1, 0), (2, -1)):  # input n-1, n, n+1
-                index = phase + padding + shift * ratio
-                if 0 <= index < kernel:
-                    weight[phase, :, :, tap] = source[:, :, index].T
+            older = phase + padding + ratio if phase < self.early else phase + padding
+            weight[phase, :, :, 0] = source[:, :, older].T  # the earlier of its two inputs
+            weight[phase, :, :, 1] = source[:, :, older - ratio].T
         self.ratio, self.out_channels = ratio, layer.out_channels
-        self.weight = nn.Parameter(weight.reshape(-1, layer.in_channels, 3), requires_grad=False)
+        self.weight = nn.Parameter(weight.reshape(-1, layer.in_channels, 2), requires_grad=False)
         bias = layer.bias.detach() if layer.bias is not None else source.new_zeros(weight.shape[1])
         self.bias = nn.Parameter(bias.repeat(ratio), requires_grad=False)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, C, L) -> (B, C', L * r)
         batch, _, length = x.shape
-        phases = nn.functional.conv1d(x, self.weight, self.bias, padding=1)  # (B, r C', L)
-        phases = phases.view(batch, self.ratio, self.out_channels, length)
+        phases = nn.functional.conv1d(x, self.weight, self.bias, padding=1)  # (B, r C', L + 1)
+        phases = phases.view(batch, self.ratio, self.out_channels, length + 1)
+        phases = torch.cat([phases[:, : self.early, :, :length], phases[:, self.early :, :, 1:]], 1)
         return phases.permute(0, 2, 3, 1).reshape(batch, self.out_channels, length * self.ratio)
 
 
