@@ -330,6 +330,8 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
         report(f"melgan_synthesis_10s_vs_{name}", stats, "ours", name, target=1.5,
                samples_per_second=round(frames * 256 / stats["ours"]["median"]),
                threads=torch.get_num_threads())  # fmt: skip
+    if not batch:  # --batch 0: synthesis only
+        return
     theirs, counts = reference_melgan_step(batch)
     if counts != REFERENCE_PARAMETERS:
         raise SystemExit(f"the rebuilt networks have {counts} parameters, not the authors'")
@@ -532,7 +534,9 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2 cores here)")
     parser.add_argument("--repeats", type=int, default=7, help="speed: interleaved repeats")
-    parser.add_argument("--batch", type=int, default=16, help="melgan: the step's batch")
+    parser.add_argument(
+        "--batch", type=int, default=16, help="melgan: the step's batch (0: synthesis only)"
+    )
     parser.add_argument("--recipe", default=str(SPEECH), help="quality: the recipe to train")
     parser.add_argument("--out", default="runs/speech_quality", help="quality/curve: folder")
     parser.add_argument("--limit", type=float, default=1800.0, help="quality: training seconds")
