@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="cap each recipe's steps")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("overrides", nargs="*", help="dotted recipe overrides")
-    arguments = parser.parse_args()
+    arguments = parser.parse_intermixed_args()  # overrides may follow the options
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
     if arguments.what in ("speed", "all"):
