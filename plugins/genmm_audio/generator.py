@@ -146,9 +146,11 @@ class PolyphaseUpsample(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # (B, C, L) -> (B, C', L * r)
         batch, _, length = x.shape
         phases = nn.functional.conv1d(x, self.weight, self.bias, padding=1)  # (B, r C', L + 1)
-        phases = phases.view(batch, self.ratio, self.out_channels, length + 1)
-        phases = torch.cat([phases[:, : self.early, :, :length], phases[:, self.early :, :, 1:]], 1)
-        return phases.permute(0, 2, 3, 1).reshape(batch, self.out_channels, length * self.ratio)
+        phases = phases.view(batch, self.ratio, self.out_channels, length + 1).permute(0, 2, 3, 1)
+        out = phases.new_empty(batch, self.out_channels, length, self.ratio)  # one pass of copies
+        out[..., : self.early] = phases[:, :, :length, : self.early]
+        out[..., self.early :] = phases[:, :, 1:, self.early :]
+        return out.view(batch, self.out_channels, length * self.ratio)
 
 
 def fold_weight_norm(model: nn.Module, inplace: bool = False, polyphase: bool = True) -> nn.Module:
