@@ -6,6 +6,8 @@
                                                  # and the MelGAN paper step, interleaved
     python benchmarks/bench_audio.py melgan      # our MelGAN against melgan-neurips rebuilt:
                                                  # 10 s synthesis and the batch-16 training step
+    python benchmarks/bench_audio.py polyphase   # the polyphase upsampling against the transposed
+                                                 # convolutions it replaces, same weights
     python benchmarks/bench_audio.py memory      # peak RSS of a MelGAN training step at batch 16
     python benchmarks/bench_audio.py quality --recipe recipes/speech.yaml   # train, then eval
     python benchmarks/bench_audio.py curve --designs vocos vocos_gan melgan --minutes 30
@@ -347,6 +349,25 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
                segment=8192, threads=torch.get_num_threads())  # fmt: skip
 
 
+def polyphase(repeats: int = 7, seconds: float = 10.0) -> None:
+    """The polyphase lever alone: our folded MelGAN generator with its upsampling layers as
+    :class:`PolyphaseUpsample` (one k2 convolution, phases interleaved) against the same
+    weights with the transposed convolutions left as they are, interleaved."""
+    torch.manual_seed(0)
+    generator = MelGANGenerator(ngf=32)
+    mel = torch.randn(1, 80, round(seconds * 22050 / 256)) - 2.0
+    candidates = {
+        "polyphase": fold_weight_norm(generator),
+        "transposed": fold_weight_norm(generator, polyphase=False),
+    }
+    with torch.inference_mode():
+        difference = (candidates["polyphase"](mel) - candidates["transposed"](mel)).abs().max()
+        calls = {name: (lambda m: lambda: m(mel))(model) for name, model in candidates.items()}
+        stats = interleaved(calls, repeats=repeats, flops=True)
+    report("melgan_polyphase_vs_transposed_10s", stats, "polyphase", "transposed",
+           largest_difference=float(difference), threads=torch.get_num_threads())  # fmt: skip
+
+
 def training_step(repeats: int = 7) -> None:
     """The default recipe's steps and the MelGAN paper step (batch 4), interleaved."""
     calls = {**recipe_steps(), "melgan_paper_b4": melgan_step(4)}
@@ -530,7 +551,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "what",
-        choices=["synthesis", "step", "melgan", "memory", "quality", "curve", "draw", "all"],
+        choices=[
+            "synthesis",
+            "step",
+            "melgan",
+            "polyphase",
+            "memory",
+            "quality",
+            "curve",
+            "draw",
+            "all",
+        ],
     )
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2 cores here)")
     parser.add_argument("--repeats", type=int, default=7, help="speed: interleaved repeats")
@@ -555,6 +586,8 @@ def main() -> None:
         synthesis(repeats=args.repeats)
     if args.what in ("step", "all"):
         training_step(repeats=args.repeats)
+    if args.what in ("polyphase", "all"):
+        polyphase(repeats=args.repeats)
     if args.what in ("melgan", "all"):
         melgan_against_reference(repeats=args.repeats, batch=args.batch)
     if args.what in ("memory", "all"):
