@@ -33,6 +33,9 @@ bench: setup
 	$(BIN)/python benchmarks/bench_audio.py synthesis
 	$(BIN)/python benchmarks/bench_audio.py step
 	$(BIN)/python benchmarks/bench_audio.py memory
+	$(BIN)/python benchmarks/bench_audio.py melgan
+	$(BIN)/python benchmarks/bench_audio.py polyphase
+	$(BIN)/python benchmarks/bench_video.py speed --threads 2
 
 bench-quality: setup
 	$(BIN)/python benchmarks/bench_toy.py toy_ring
