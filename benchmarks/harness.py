@@ -43,8 +43,8 @@ def interleaved(
     """Wall time of each candidate, called in turn ``repeats`` times after ``warmup`` calls
     each: ``{name: {"median": s, "min": s, "times": [...]}}``. With ``flops`` (true, or the
     names to count: a torch.compile'd candidate is better left out), one extra call of each is
-    counted by :func:`gflop` (``"gflop"``): a ratio of times beside a
-    ratio of work says whether a speed-up is less work or faster work."""
+    counted by :func:`gflop` (``"gflop"``): a ratio of times beside a ratio of work says whether
+    a speed-up is less work or faster work."""
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
     counted = candidates if flops is True else (flops or ())

@@ -455,6 +455,7 @@ def test_inpaint_recipe_and_generate_with_a_mask(cli, tmp_path):
     assert phases == ["completion"] * 2 + ["discriminator"] + ["joint"] * 2
     figures = evaluated(out)
     assert figures["outside_change"] == 0.0 and figures["psnr_hole_fill"] > 0
+    assert 0 < figures["psnr_hole"] < 200 and figures["psnr_hole_median"] > 0  # pooled, finite
     image = tmp_path / "img.png"
     Image.new("RGB", (32, 32), (30, 200, 30)).save(image)
     mask = Image.new("L", (32, 32), 0)
