@@ -1,8 +1,4 @@
-"""Recipes: safe-loaded YAML, ``base:`` composition, dotted overrides, validation.
-
-A recipe names components by registry name and gives their arguments; every argument is
-checked against its factory's signature before anything is built.
-"""
+"""Recipes: safe-loaded YAML, ``base:`` composition, dotted overrides, validation."""
 
 from __future__ import annotations
 
@@ -18,14 +14,11 @@ from genmm.errors import RecipeError
 from genmm.registry import INJECTED, Registry, check_call, closest, singular, split_spec
 
 #: the top-level sections (docs/recipes.md describes each)
-TOP_LEVEL = tuple(
-    "base description seed out data models losses phases eval samples writer checkpoint runtime"
-    " versions".split()
-)
+TOP_LEVEL = ("base", "description", "seed", "out", "data", "models", "losses", "phases", "eval")
+TOP_LEVEL += ("samples", "writer", "checkpoint", "runtime", "versions")
 #: keys every phase takes, whatever its trainer: the core's, not the trainer's arguments
-PHASE_KEYS = tuple(
-    "trainer max_steps epochs batch_size optimizers schedules clip_grad_norm accumulate".split()
-)
+PHASE_KEYS = ("trainer", "max_steps", "epochs", "batch_size", "optimizers", "schedules")
+PHASE_KEYS += ("clip_grad_norm", "accumulate")
 #: keys of earlier versions, and what replaced them
 RENAMED = {"trainer": "runtime", "schedule": "schedules"}
 RENAMED |= dict.fromkeys(("optimizer", "g_optimizer", "d_optimizer"), "optimizers")
@@ -51,32 +44,19 @@ DEFAULTS: dict[str, Any] = {
         "compile": False,
     },
 }
-SECTION_KEYS = {
-    section: {key: (int, float) if type(v) is float else type(v) for key, v in keys.items()}
-    for section, keys in DEFAULTS.items()
-    if isinstance(keys, dict)
-}
-SECTION_KEYS["runtime"]["compile"] = (bool, str)  # true / false or a torch.compile backend
-
-#: the largest integer a recipe may hold (a 1000-bit integer has about 300 digits)
-MAX_INT_BITS = 1000
-#: how deeply a recipe's mappings and lists may nest (real recipes nest 4 or 5 levels)
-MAX_DEPTH = 64
-#: how long a ``base:`` chain may be
-MAX_BASES = 32
+#: the most bits of an integer, levels of nesting and files of a ``base:`` chain a recipe may have
+MAX_INT_BITS, MAX_DEPTH, MAX_BASES = 1000, 64, 32
 
 
 class Loader(yaml.SafeLoader):
-    """Safe loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does; a scalar it
-    cannot build (``2020-13-45``, ``!!int abc``, 5000 digits) is a YAMLError at its line."""
+    """SafeLoader that reads ``1e-3`` as a float; a value it cannot build is a YAMLError."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             data = super().construct_object(node, deep=deep)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
             self.refuse(node, str(error))
-        if isinstance(data, int) and data.bit_length() > MAX_INT_BITS:
-            # Python cannot even print an integer of 4300 digits: refuse it here
+        if isinstance(data, int) and data.bit_length() > MAX_INT_BITS:  # Python cannot print it
             self.refuse(node, f"an integer of more than {MAX_INT_BITS} bits")
         return data
 
@@ -86,18 +66,12 @@ class Loader(yaml.SafeLoader):
         raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
 
-Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+][0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
+# floats YAML 1.1 reads as strings: no dot (1e-3), an unsigned exponent (1.5e3), '._5'; this
+# resolver comes after YAML 1.1's own, which read every other float
+FLOAT = re.compile(
+    r"^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+][0-9]+)?)$"
 )
+Loader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT, list("-+0123456789."))
 
 
 def parse(text: str) -> Any:
@@ -109,9 +83,7 @@ def parse(text: str) -> Any:
 
 
 def check_shape(data: Any, file: str | None = None, key: str = "") -> None:
-    """Refuse data nested deeper than :data:`MAX_DEPTH` or holding itself (a YAML alias inside
-    its own anchor: ``a: &x [*x]``), which every later step would recurse into forever. Each
-    distinct node is visited once, so shared aliases cost nothing."""
+    """Refuse data nested too deeply or holding itself (``a: &x [*x]``); shared nodes cost once."""
     heights: dict[int, int] = {}
     open_nodes: set[int] = set()
 
@@ -161,17 +133,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge; a value of ``None`` in ``over`` (YAML ``~``) removes the key."""
+    """Deep merge into a copy; ``None`` in ``over`` (YAML ``~``) removes a mapping of the base."""
     result = copy.deepcopy(base)
     for key, value in over.items():
-        if value is None and key in result and isinstance(result[key], dict):
+        old = result.get(key)
+        if isinstance(old, dict) and value is None:
             del result[key]
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+        elif isinstance(old, dict) and isinstance(value, dict):
             # a new component name replaces the base's arguments instead of mixing them
-            if "name" in value and value.get("name") != result[key].get("name"):
-                result[key] = copy.deepcopy(value)
-            else:
-                result[key] = merge(result[key], value)
+            renamed = "name" in value and value["name"] != old.get("name")
+            result[key] = copy.deepcopy(value) if renamed else merge(old, value)
         else:
             result[key] = copy.deepcopy(value)
     return result
@@ -181,18 +152,18 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 SHARED = Path(__file__).resolve().parent / "recipes"
 
 
-def base_path(recipe: Path, base: str) -> Path:
-    """A ``base:`` path: relative to the recipe's folder, else among the shared bases."""
-    local = recipe.parent / base
-    return local if _exists(local) or not _exists(SHARED / base) else SHARED / base
-
-
 def _exists(path: Path) -> bool:
-    """``path.exists()``, false for a name the system refuses (too long, a NUL in it)."""
     try:
         return path.exists()
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # a name the system refuses (too long, a NUL in it)
         return False
+
+
+def _real(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return os.path.normpath(path)
 
 
 def shipped(manager: Any) -> dict[str, Path]:
@@ -223,22 +194,15 @@ def load(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
         raise RecipeError("expected a file name or a list of file names", str(path), "base")
     merged: dict[str, Any] = {}
-    for base in bases:
-        merged = merge(merged, load(base_path(path, base), (*_stack, path)))
+    for base in bases:  # relative to this recipe's folder, else among the shared bases
+        local = path.parent / base
+        found = local if _exists(local) or not _exists(SHARED / base) else SHARED / base
+        merged = merge(merged, load(found, (*_stack, path)))
     return merge(merged, data)
 
 
-def _real(path: Path) -> str:
-    """A path with ``..`` and links resolved, for comparing files."""
-    try:
-        return str(path.resolve())
-    except (OSError, RuntimeError, ValueError):
-        return os.path.normpath(path)
-
-
 def parse_override(text: str, file: str | None = None) -> tuple[list[str], Any]:
-    """``a.b.c=value`` -> ``(["a", "b", "c"], value)``, the value parsed as YAML (kept as text
-    when it is not YAML)."""
+    """``a.b.c=value`` -> ``(["a", "b", "c"], value)``, the value parsed as YAML, else text."""
     if "=" not in text:
         raise RecipeError(f"override '{text}' is not of the form key.path=value", file, text)
     key, _, raw = text.partition("=")
@@ -254,7 +218,7 @@ def parse_override(text: str, file: str | None = None) -> tuple[list[str], Any]:
 
 
 def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | None) -> dict:
-    """Apply ``a.b.c=value`` overrides (values parsed as YAML); the parent path must exist."""
+    """Apply ``a.b.c=value`` overrides to a copy; the parent path must exist."""
     recipe = copy.deepcopy(recipe)
     for text in overrides:
         parts, value = parse_override(text, file)
@@ -263,26 +227,21 @@ def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | No
             path = ".".join(parts[: depth + 1])
             if not isinstance(node, dict):
                 raise RecipeError(f"override '{text}': '{path}' is not a mapping", file, path)
-            if part not in node and depth == 0 and part in TOP_LEVEL:
-                node[part] = {}
-            elif part not in node:
-                missing = f"no key '{part}'{closest(part, list(node))}{_whole(text, parts, depth)}"
-                raise RecipeError(f"override '{text}': {missing}", file=file, key=path)
+            if depth == 0 and part in TOP_LEVEL:
+                node.setdefault(part, {})
+            if part not in node:
+                hint = closest(part, list(node))
+                if depth:  # top-level keys are fixed; a new mapping inside a section is given whole
+                    whole = text.partition("=")[2].strip()
+                    for inner in reversed(parts[depth + 1 :]):
+                        whole = f"{{{inner}: {whole}}}"
+                    hint += f"; to add it, give it whole: {path}={whole}"
+                raise RecipeError(f"override '{text}': no key '{part}'{hint}", file=file, key=path)
             node = node[part]
         if not isinstance(node, dict):
             raise RecipeError(f"override '{text}': parent is not a mapping", file=file, key=text)
         node[parts[-1]] = value
     return recipe
-
-
-def _whole(text: str, parts: list[str], depth: int) -> str:
-    """How to add a new mapping inside a section: give it whole (top-level keys are fixed)."""
-    if depth == 0:
-        return ""
-    whole = text.partition("=")[2].strip()
-    for inner in reversed(parts[depth + 1 :]):
-        whole = f"{{{inner}: {whole}}}"
-    return f"; to add it, give it whole: {'.'.join(parts[: depth + 1])}={whole}"
 
 
 def resolve(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
@@ -297,6 +256,19 @@ def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None
     Checker(registry, file).recipe(recipe)
 
 
+def components(recipe: dict[str, Any]) -> Any:
+    """``(kind, spec, key)`` of every component a resolved recipe names, trainers aside."""
+    yield "datasets", recipe["data"], "data"
+    for section in ("models", "losses"):
+        for role, spec in recipe.get(section, {}).items():
+            yield section, spec, f"{section}.{role}"
+    for index, metric in enumerate(recipe["eval"].get("metrics", [])):
+        spec = {"name": metric} if isinstance(metric, str) else metric
+        yield "metrics", spec, f"eval.metrics[{index}]"
+    if "writer" in recipe:
+        yield "writers", recipe["writer"], "writer"
+
+
 def did_you_mean(key: str, valid: Any) -> str:
     """Did-you-mean for ``key``, naming the new key when ``key`` is an old one."""
     if key in RENAMED and RENAMED[key] in valid:
@@ -304,9 +276,8 @@ def did_you_mean(key: str, valid: Any) -> str:
     return closest(key, list(valid))
 
 
-def _counts(value: Any) -> bool:
-    """A non-negative integer (counts, intervals, thread numbers)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _is(value: Any, kinds: Any) -> bool:
+    return isinstance(value, kinds) and not isinstance(value, bool)
 
 
 class Checker:
@@ -318,118 +289,99 @@ class Checker:
     def fail(self, message: str, key: str) -> NoReturn:
         raise RecipeError(message, file=self.file, key=key)
 
-    def keys(self, mapping: dict[Any, Any], key: str) -> None:
-        """The keys of a mapping a recipe names things by (sections, roles, arguments) are
-        strings: ``1: x`` or ``~: x`` there is refused, not compared with names."""
-        for sub in mapping:
+    def mapping(self, value: Any, key: str, message: str = "expected a mapping") -> dict[str, Any]:
+        """``value``, a mapping whose keys are strings (``1: x`` is refused, not compared)."""
+        if not isinstance(value, dict):
+            self.fail(message, key)
+        for sub in value:
             if not isinstance(sub, str):
                 where = f"{key}.{sub}" if key else str(sub)
                 self.fail(f"expected a key that is a string, got {sub!r}", where)
+        return value
 
     def name(self, name: Any, kind: str, key: str) -> str:
         if not isinstance(name, str):
             self.fail(f"expected the name of a registered {kind}, got {name!r}", key)
         return name
 
-    def recipe(self, recipe: dict[str, Any]) -> None:
-        if not isinstance(recipe, dict):
-            self.fail(f"expected a mapping at the top, got {type(recipe).__name__}", "")
+    def recipe(self, recipe: Any) -> None:
+        self.mapping(recipe, "", f"expected a mapping at the top, got {type(recipe).__name__}")
         check_shape(recipe, self.file)
-        self.keys(recipe, "")
         for key in recipe:
             if key not in TOP_LEVEL:
                 self.fail(f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL)}", key)
-        seed = recipe.get("seed")
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            self.fail(f"expected an integer, got {seed!r}", "seed")
-        for section, keys in SECTION_KEYS.items():
-            self.section(section, recipe.get(section), keys)
+        if not _is(recipe.get("seed"), int):
+            self.fail(f"expected an integer, got {recipe.get('seed')!r}", "seed")
+        for section in ("eval", "samples", "checkpoint", "runtime"):
+            self.section(section, recipe.get(section))
         if "data" not in recipe:
             self.fail("missing required key 'data'", "data")
-        self.component("datasets", recipe["data"], "data")
         for section in ("models", "losses"):
-            value = recipe.get(section, {})
-            if not isinstance(value, dict):
-                self.fail("expected a mapping of role -> component", section)
-            self.keys(value, section)
-            for role, spec in value.items():
-                self.component(section, spec, f"{section}.{role}")
-        phases = recipe.get("phases")
-        if not isinstance(phases, dict) or not phases:
-            self.fail("expected at least one phase: {name: {trainer: ...}}", "phases")
-        self.keys(phases, "phases")
-        for name, phase in phases.items():
+            self.mapping(
+                recipe.get(section, {}), section, "expected a mapping of role -> component"
+            )
+        for kind, spec, key in components(recipe):
+            self.component(kind, spec, key)
+        message = "expected at least one phase: {name: {trainer: ...}}"
+        if not self.mapping(recipe.get("phases"), "phases", message):
+            self.fail(message, "phases")
+        for name, phase in recipe["phases"].items():
             self.phase(f"phases.{name}", phase)
-        for index, metric in enumerate(recipe["eval"].get("metrics", [])):
-            spec = {"name": metric} if isinstance(metric, str) else metric
-            self.component("metrics", spec, f"eval.metrics[{index}]")
-        if "writer" in recipe:
-            self.component("writers", recipe["writer"], "writer")
 
-    def section(self, section: str, value: Any, keys: dict[str, Any]) -> None:
+    def section(self, section: str, value: Any) -> None:
         """A core section (``eval``, ``runtime``...): known keys, each of its type and choices."""
-        if not isinstance(value, dict):
-            self.fail("expected a mapping", section)
-        self.keys(value, section)
-        for sub, wanted in keys.items():
-            if sub not in value:
-                continue
-            key, item = f"{section}.{sub}", value[sub]
-            if not isinstance(item, wanted) or (isinstance(item, bool) and wanted is int):
-                names = wanted.__name__ if isinstance(wanted, type) else "number"
-                names = "true, false or a backend name" if sub == "compile" else names
-                self.fail(f"expected {names}, got {item!r}", key)
+        defaults = DEFAULTS[section]
+        for sub, item in self.mapping(value, section).items():
+            key = f"{section}.{sub}"
+            if sub not in defaults:
+                self.fail(f"unknown key '{sub}'{closest(sub, list(defaults))}", key)
+            wanted, shown = type(defaults[sub]), type(defaults[sub]).__name__
+            if wanted is float:
+                wanted, shown = (int, float), "number"
+            elif sub == "compile":  # true / false or a torch.compile backend
+                wanted, shown = (bool, str), "true, false or a backend name"
+            if not isinstance(item, wanted) or (wanted is int and isinstance(item, bool)):
+                self.fail(f"expected {shown}, got {item!r}", key)
             if wanted is int and item < 0:
                 self.fail(f"expected a non-negative integer, got {item!r}", key)
             choices = CHOICES.get((section, sub))
             if choices and item not in choices:
                 self.fail(f"expected one of {', '.join(map(str, choices))}, got {item!r}", key)
-        for sub in value:
-            if sub not in keys:
-                self.fail(f"unknown key '{sub}'{closest(sub, list(keys))}", f"{section}.{sub}")
 
     def component(self, kind: str, spec: Any, key: str) -> None:
         name, arguments = split_spec(kind, spec, file=self.file, key=key)
         self.name(name, singular(kind), f"{key}.name")
-        self.keys(arguments, key)
+        self.mapping(arguments, key)
         self.registry.check_arguments(kind, name, arguments, file=self.file, key=key)
 
     def phase(self, key: str, phase: Any) -> None:
         """The core's phase keys, then the rest as the trainer's arguments."""
         from genmm.training.optim import check_optimizer, check_schedule
 
-        if not isinstance(phase, dict) or "trainer" not in phase:
-            self.fail("expected a mapping with a 'trainer'", key)
-        self.keys(phase, key)
+        message = "expected a mapping with a 'trainer'"
+        if "trainer" not in self.mapping(phase, key, message):
+            self.fail(message, key)
         trainer = self.name(phase["trainer"], "trainer", f"{key}.trainer")
         component = self.registry.get("trainers", trainer, file=self.file, key=f"{key}.trainer")
         if (phase.get("max_steps") is None) == (phase.get("epochs") is None):
             self.fail("give exactly one of 'max_steps' or 'epochs'", key)
         for count in ("max_steps", "epochs", "batch_size", "accumulate"):
             value = phase.get(count)
-            if value is not None and not _counts(value):
+            if value is not None and not (_is(value, int) and value >= 0):
                 self.fail(f"expected a non-negative integer, got {value!r}", f"{key}.{count}")
-        clip = phase.get("clip_grad_norm")
-        if isinstance(clip, dict):
-            self.keys(clip, f"{key}.clip_grad_norm")
-        for role, norm in clip.items() if isinstance(clip, dict) else [(None, clip)]:
-            number = isinstance(norm, (int, float)) and not isinstance(norm, bool)
-            if norm is not None and not (number and norm > 0):
-                where = f"{key}.clip_grad_norm" + (f".{role}" if role else "")
-                self.fail(
-                    f"expected a positive number or null (or {{role: number}}), got {norm!r}", where
-                )
+        clip, where = phase.get("clip_grad_norm"), f"{key}.clip_grad_norm"
+        norms = self.mapping(clip, where).items() if isinstance(clip, dict) else [("", clip)]
+        for role, norm in norms:
+            if norm is not None and not (_is(norm, (int, float)) and norm > 0):
+                problem = f"expected a positive number or null (or {{role: number}}), got {norm!r}"
+                self.fail(problem, f"{where}.{role}" if role else where)
         for section, check in (("optimizers", check_optimizer), ("schedules", check_schedule)):
-            table = phase.get(section) or {}
-            if not isinstance(table, dict):
-                self.fail("expected a mapping role -> spec", f"{key}.{section}")
-            self.keys(table, f"{key}.{section}")
+            message = "expected a mapping role -> spec"
+            table = self.mapping(phase.get(section) or {}, f"{key}.{section}", message)
             for role, spec in table.items():
                 where = f"{key}.{section}.{role}"
-                if isinstance(spec, dict):
-                    self.keys(spec, where)
-                    if "name" in spec:
-                        self.name(spec["name"], section[:-1], f"{where}.name")
+                if isinstance(spec, dict) and "name" in self.mapping(spec, where):
+                    self.name(spec["name"], section[:-1], f"{where}.name")
                 check(spec, file=self.file, key=where)
         arguments = {k: v for k, v in phase.items() if k not in PHASE_KEYS}
         accepted = component.signature.parameters
@@ -445,36 +397,23 @@ def dump(recipe: dict[str, Any]) -> str:
 
 
 def with_defaults(recipe: dict[str, Any], registry: Registry) -> dict[str, Any]:
-    """The recipe with every component's unstated arguments filled in from its factory's
-    signature (what ``genmm run --dry-run`` prints)."""
+    """The recipe with every component's unstated arguments filled in from its factory."""
 
-    def fill(kind: str, spec: Any) -> Any:
-        spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-        for name, parameter in registry.get(kind, spec["name"]).signature.parameters.items():
+    def fill(kind: str, name: str, spec: dict[str, Any], given: dict[str, Any]) -> None:
+        for argument, parameter in registry.get(kind, name).signature.parameters.items():
             plain = parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
-            given = name in spec or name in INJECTED or parameter.default is parameter.empty
-            if plain and not given:
-                spec[name] = _plain(parameter.default)
-        return spec
+            if plain and argument not in INJECTED and parameter.default is not parameter.empty:
+                spec.setdefault(argument, given.get(argument, _plain(parameter.default)))
 
     recipe = copy.deepcopy(recipe)
-    data = fill("datasets", recipe["data"])
-    if "seed" in data and "seed" not in recipe["data"]:
-        data["seed"] = recipe["seed"]  # what the run hands the dataset
-    recipe["data"] = data
-    for section in ("models", "losses"):
-        for role, spec in recipe.get(section, {}).items():
-            recipe[section][role] = fill(section, spec)
-    recipe["eval"]["metrics"] = [fill("metrics", m) for m in recipe["eval"].get("metrics", [])]
-    if "writer" in recipe:
-        recipe["writer"] = fill("writers", recipe["writer"])
-    for name, phase in recipe["phases"].items():
-        filled = fill("trainers", {**phase, "name": phase["trainer"]})
-        filled.pop("name")
-        recipe["phases"][name] = filled
+    metrics = recipe["eval"].get("metrics", [])
+    recipe["eval"]["metrics"] = [{"name": m} if isinstance(m, str) else m for m in metrics]
+    for kind, spec, _ in components(recipe):  # the dataset gets the run's seed, as in a run
+        fill(kind, spec["name"], spec, {"seed": recipe["seed"]} if kind == "datasets" else {})
+    for phase in recipe["phases"].values():
+        fill("trainers", phase["trainer"], phase, {})
     return recipe
 
 
 def _plain(value: Any) -> Any:
-    """A default as YAML shows it (tuples as lists)."""
     return [_plain(v) for v in value] if isinstance(value, tuple) else value

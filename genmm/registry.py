@@ -1,8 +1,9 @@
-"""Named components, each a factory whose signature is its recipe schema."""
+"""Named components, each a factory whose signature is its recipe schema (docs/recipes.md)."""
 
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import difflib
 import functools
 import inspect
@@ -15,6 +16,14 @@ from typing import Any, Literal, Union
 from genmm.errors import PluginError, RecipeError
 
 KINDS: tuple[str, ...] = ("datasets", "models", "losses", "trainers", "metrics", "writers")
+#: what the core hands factories itself; a recipe never sets these
+INJECTED = ("description",)
+#: names a factory may not take: set by nobody, or the old injections a rebuilt model cannot get
+REFUSED = {
+    "name": "it is the component's registered name in a recipe",
+    "dataset": "factories get the plain-data `description` (the same with or without the data)",
+    "run": "factories are built before the run; metrics and writers get it when called",
+}
 
 
 def singular(kind: str) -> str:
@@ -45,8 +54,7 @@ def closest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
     if matches:
         return " (did you mean " + " or ".join(f"'{m}'" for m in matches) + "?)"
-    shown = ", ".join(sorted(choices)[:12]) if choices else "none"
-    return f" (valid: {shown})"
+    return f" (valid: {', '.join(sorted(choices)[:12]) if choices else 'none'})"
 
 
 class Registry:
@@ -55,19 +63,24 @@ class Registry:
     def __init__(self) -> None:
         self.components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
 
-    def add(
-        self, kind: str, name: str, factory: Callable[..., Any], plugin: str, **about: Any
-    ) -> None:
+    def add(self, kind: str, name: str, factory: Callable, plugin: str, **about: Any) -> None:
         by = f"plugin '{plugin}' registered"
         if kind not in self.components:
             raise PluginError(f"unknown component kind '{kind}'{closest(kind, KINDS)}")
         if not isinstance(name, str) or "." not in name:
-            raise PluginError(
-                f"{by} {singular(kind)} {name!r}: names must look like '<plugin>.<thing>'"
-            )
+            problem = "names must look like '<plugin>.<thing>'"
+            raise PluginError(f"{by} {singular(kind)} {name!r}: {problem}")
         if not callable(factory):
             raise PluginError(f"{by} {name!r} with a non-callable factory")
-        check_parameters(name, factory, plugin)
+        try:
+            parameters = list(signature_of(factory).parameters)
+        except (TypeError, ValueError):  # a builtin without a signature: nothing to check
+            parameters = []
+        for parameter in parameters:  # one a recipe can never set, or a misspelt injected name
+            near = difflib.get_close_matches(parameter, INJECTED, n=1, cutoff=0.75)
+            if parameter in REFUSED or (near and parameter not in INJECTED):
+                problem = REFUSED.get(parameter) or f"did you mean the injected '{near[0]}'?"
+                raise PluginError(f"{by} '{name}' with a parameter '{parameter}': {problem}")
         existing = self.components[kind].get(name)
         if existing is not None:
             twice = f"by plugin '{existing.plugin}' and by plugin '{plugin}'"
@@ -96,18 +109,16 @@ class Registry:
     def build(
         self, kind: str, spec: dict[str, Any], file: str | None = None, key: str = "", **extra: Any
     ) -> Any:
-        """Build ``spec = {name: ..., **arguments}`` (checked once, by ``recipe.validate``);
-        ``extra`` (the injected ``description``, a dataset's ``seed``) are passed when accepted.
-        An error the factory raises itself names the recipe file and key."""
+        """Build ``{name: ..., **arguments}``, adding the ``extra`` arguments the factory takes."""
         name, arguments = split_spec(kind, spec, file=file, key=key)
         component = self.get(kind, name, file=file, key=f"{key}.name" if key else "name")
         accepted = component.signature.parameters
-        for extra_name, value in extra.items():
-            if (extra_name in accepted or takes_any(accepted)) and extra_name not in arguments:
-                arguments[extra_name] = value
+        arguments = {
+            k: v for k, v in extra.items() if k in accepted or takes_any(accepted)
+        } | arguments
         try:
             return component.factory(**arguments)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError) as error:  # the factory's own error names the file and key
             raise RecipeError(f"building '{name}' failed: {error}", file, key)
 
 
@@ -124,62 +135,28 @@ def takes_any(parameters: Any) -> bool:
     return any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-#: what the core hands factories itself; a recipe never sets these
-INJECTED = ("description",)
-#: names a factory may not take: set by nobody (``name``) or the old injection (the dataset,
-#: the run), which a model rebuilt without its data cannot get
-REFUSED = {
-    "name": "it is the component's registered name in a recipe",
-    "dataset": "factories get the plain-data `description` (the same with or without the data)",
-    "run": "factories are built before the run; metrics and writers get it when called",
-}
-
-
 @functools.cache
 def signature_of(factory: Callable[..., Any]) -> inspect.Signature:
     """The factory's parameters (a class's ``__init__`` without ``self``), annotations resolved."""
     target = factory.__init__ if inspect.isclass(factory) else factory
     signature = inspect.signature(factory)  # a class without its own __init__ takes nothing
     hints = _hints(target) if target is not object.__init__ else {}
-    parameters = [
-        p.replace(annotation=hints.get(p.name, p.annotation))
-        for p in signature.parameters.values()
-        if p.name != "self"
-    ]
-    return signature.replace(parameters=parameters)
+    parameters = [p for p in signature.parameters.values() if p.name != "self"]
+    return signature.replace(
+        parameters=[p.replace(annotation=hints.get(p.name, p.annotation)) for p in parameters]
+    )
 
 
 def _hints(target: Any) -> dict[str, Any]:
     try:
         return typing.get_type_hints(target)
     except Exception:  # a name only imported under TYPE_CHECKING: resolve what resolves
-        resolved = {}
-        namespace = getattr(target, "__globals__", {})
+        namespace, resolved = getattr(target, "__globals__", {}), {}
         for name, annotation in getattr(target, "__annotations__", {}).items():
-            try:
+            with contextlib.suppress(Exception):
                 text = isinstance(annotation, str)
                 resolved[name] = eval(annotation, namespace) if text else annotation  # noqa: S307
-            except Exception:
-                pass
         return resolved
-
-
-def check_parameters(name: str, factory: Callable[..., Any], plugin: str) -> None:
-    """Refuse, at registration, parameters a recipe can never set or that look like a misspelt
-    injected name."""
-    try:
-        parameters = signature_of(factory).parameters
-    except (TypeError, ValueError):
-        return  # a builtin without a signature: nothing to check
-    for parameter in parameters:
-        near = difflib.get_close_matches(parameter, INJECTED, n=1, cutoff=0.75)
-        problem = REFUSED.get(parameter)
-        if near and parameter not in INJECTED:
-            problem = problem or f"did you mean the injected '{near[0]}'?"
-        if problem:
-            raise PluginError(
-                f"plugin '{plugin}' registered '{name}' with a parameter '{parameter}': {problem}"
-            )
 
 
 def check_call(
@@ -190,8 +167,7 @@ def check_call(
     key: str,
     label: str | None = None,
 ) -> None:
-    """Unknown keys, missing required arguments and values of the wrong type raise RecipeError;
-    the message calls the component ``label`` (its registered name) or the factory's name."""
+    """Refuse unknown keys, missing required arguments and values of the wrong type."""
     label = label or getattr(factory, "__qualname__", getattr(factory, "__name__", repr(factory)))
     parameters, prefix = signature.parameters, f"{key}." if key else ""
     variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -204,11 +180,11 @@ def check_call(
         if argument not in parameters and not takes_any(parameters):
             message = f"unknown key '{argument}' for '{label}'{closest(argument, settable)}"
             raise RecipeError(message, file, where)
-        if argument in parameters:
-            parameter = parameters[argument]
+        parameter = parameters.get(argument)
+        if parameter is not None:
             annotation = parameter.annotation
             if annotation is parameter.empty and parameter.default not in (parameter.empty, None):
-                annotation = type(parameter.default)
+                annotation = type(parameter.default)  # unannotated: the default's type
             problem = type_problem(annotation, value, where)
             if problem is not None:
                 raise RecipeError(problem[1], file, problem[0])
@@ -226,55 +202,45 @@ def _show(annotation: Any) -> str:
 
 
 def type_problem(annotation: Any, value: Any, key: str) -> tuple[str, str] | None:
-    """``(key, message)`` when ``value`` (plain YAML data) does not fit ``annotation``: scalars,
-    ``X | None``, ``Literal``, ``list[X]``, ``tuple[X, ...]``, ``dict[K, V]``, nested; a type
-    YAML cannot hold (a module, a tensor) or a string annotation is not checked."""
+    """``(key, message)`` when plain YAML ``value`` does not fit ``annotation``, else None."""
     if annotation is inspect.Parameter.empty or annotation is Any or isinstance(annotation, str):
         return None
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     wrong = (key, f"expected {_show(annotation)}, got {type(value).__name__} {value!r}")
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        problems = [type_problem(option, value, key) for option in args if option is not type(None)]
+        problems = [type_problem(option, value, key) for option in args]
         if any(p is None for p in problems):
             return None
-        deeper = [p for p in problems if p[0] != key]
+        deeper = [p for p in problems if p[0] != key]  # the one option that fits but for an item
         return deeper[0] if len(deeper) == 1 else wrong
     if origin is Literal:
         if value in args and type(value) in {type(a) for a in args}:
             return None
-        shown = ", ".join(repr(a) for a in args)
-        return key, f"expected one of {shown}, got {value!r}"
-    if annotation is type(None):
-        return None if value is None else wrong
-    if annotation in (int, float):
-        kinds = (int, float) if annotation is float else int
-        return None if isinstance(value, kinds) and not isinstance(value, bool) else wrong
-    if annotation in (bool, str):
-        return None if isinstance(value, annotation) else wrong
+        return key, f"expected one of {', '.join(repr(a) for a in args)}, got {value!r}"
+    if annotation in (int, float, bool, str, type(None)):
+        kinds = (int, float) if annotation is float else annotation
+        number = annotation in (int, float)
+        return (
+            None if isinstance(value, kinds) and not (number and isinstance(value, bool)) else wrong
+        )
     container = origin or annotation
     if container in (list, collections.abc.Sequence, tuple):
         if not isinstance(value, (list, tuple)):
             return wrong
-        if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        if container is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
-                return (key, f"expected {len(args)} items ({_show(annotation)}), got {value!r}")
-            items = list(zip(args, value))
+                return key, f"expected {len(args)} items ({_show(annotation)}), got {value!r}"
+            inner = list(zip(args, value))
         else:
-            items = [(args[0], item) for item in value] if args else []
-        for index, (inner, item) in enumerate(items):
-            problem = type_problem(inner, item, f"{key}[{index}]")
-            if problem is not None:
-                return problem
-        return None
-    if container in (dict, collections.abc.Mapping):
+            inner = [(args[0], item) for item in value] if args else []
+        problems = (type_problem(a, item, f"{key}[{i}]") for i, (a, item) in enumerate(inner))
+    elif container in (dict, collections.abc.Mapping):
         if not isinstance(value, dict):
             return wrong
-        for inner_key, item in value.items() if args else []:
-            where = f"{key}.{inner_key}"
-            problem = type_problem(args[0], inner_key, where) or type_problem(args[1], item, where)
-            if problem is not None:
-                return problem
-        return None
-    return None  # a type YAML cannot express (tensors, modules): not checked
+        problems = (
+            type_problem(args[0], k, f"{key}.{k}") or type_problem(args[1], v, f"{key}.{k}")
+            for k, v in (value.items() if args else [])
+        )
+    else:
+        return None  # a type YAML cannot hold (a module, a tensor): not checked
+    return next((p for p in problems if p is not None), None)
