@@ -13,37 +13,25 @@ import yaml
 from genmm.errors import RecipeError
 from genmm.registry import INJECTED, Registry, check_call, closest, singular, split_spec
 
-#: the top-level sections (docs/recipes.md describes each)
 TOP_LEVEL = ("base", "description", "seed", "out", "data", "models", "losses", "phases", "eval")
 TOP_LEVEL += ("samples", "writer", "checkpoint", "runtime", "versions")
 #: keys every phase takes, whatever its trainer: the core's, not the trainer's arguments
 PHASE_KEYS = ("trainer", "max_steps", "epochs", "batch_size", "optimizers", "schedules")
 PHASE_KEYS += ("clip_grad_norm", "accumulate")
-#: keys of earlier versions, and what replaced them
 RENAMED = {"trainer": "runtime", "schedule": "schedules"}
 RENAMED |= dict.fromkeys(("optimizer", "g_optimizer", "d_optimizer"), "optimizers")
-CHOICES = {
-    ("runtime", "on_nan"): ("stop", "rollback"),
-    ("runtime", "precision"): ("auto", "fp32", "bf16"),
-    ("runtime", "compile"): (False, True, "inductor", "aot_eager", "eager"),
-}
+#: the values some keys of ``runtime`` take
+CHOICES = {"on_nan": ("stop", "rollback"), "precision": ("auto", "fp32", "bf16")}
+CHOICES["compile"] = (False, True, "inductor", "aot_eager", "eager")
 #: the core's sections and their defaults; each key takes its default's type (a float: any number)
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "eval": {"every": 0, "metrics": []},
-    "samples": {"every": 0, "n": 64},
-    "checkpoint": {"every": 1000, "keep": 3},
-    "runtime": {
-        "device": "auto",
-        "precision": "auto",
-        "threads": 0,
-        "on_nan": "stop",
-        "log_every": 10,
-        "progress": True,
-        "rollback_lr_factor": 0.5,
-        "compile": False,
-    },
-}
+DEFAULTS: dict[str, Any] = yaml.safe_load("""
+seed: 0
+eval: {every: 0, metrics: []}
+samples: {every: 0, n: 64}
+checkpoint: {every: 1000, keep: 3}
+runtime: {device: auto, precision: auto, threads: 0, on_nan: stop, log_every: 10, progress: true,
+  rollback_lr_factor: 0.5, compile: false}
+""")
 #: the most bits of an integer, levels of nesting and files of a ``base:`` chain a recipe may have
 MAX_INT_BITS, MAX_DEPTH, MAX_BASES = 1000, 64, 32
 
@@ -54,20 +42,16 @@ class Loader(yaml.SafeLoader):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             data = super().construct_object(node, deep=deep)
+            if isinstance(data, int) and data.bit_length() > MAX_INT_BITS:  # Python can't print it
+                raise ValueError(f"an integer of more than {MAX_INT_BITS} bits")
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
-            self.refuse(node, str(error))
-        if isinstance(data, int) and data.bit_length() > MAX_INT_BITS:  # Python cannot print it
-            self.refuse(node, f"an integer of more than {MAX_INT_BITS} bits")
+            value = f" {node.value[:40]!r}" if isinstance(node, yaml.ScalarNode) else ""
+            problem = f"cannot read the value{value} as {node.tag}: {error}"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
         return data
 
-    def refuse(self, node: yaml.Node, problem: str) -> NoReturn:
-        value = f" {node.value[:40]!r}" if isinstance(node, yaml.ScalarNode) else ""
-        problem = f"cannot read the value{value} as {node.tag}: {problem}"
-        raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
-
-# floats YAML 1.1 reads as strings: no dot (1e-3), an unsigned exponent (1.5e3), '._5'; this
-# resolver comes after YAML 1.1's own, which read every other float
+# what YAML 1.1 reads as text (1e-3, 1.5e3, ._5); it reads the other floats before this resolver
 FLOAT = re.compile(
     r"^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+][0-9]+)?)$"
 )
@@ -84,8 +68,7 @@ def parse(text: str) -> Any:
 
 def check_shape(data: Any, file: str | None = None, key: str = "") -> None:
     """Refuse data nested too deeply or holding itself (``a: &x [*x]``); shared nodes cost once."""
-    heights: dict[int, int] = {}
-    open_nodes: set[int] = set()
+    heights: dict[int, int | None] = {}  # None while its children are walked
 
     def height(node: Any, depth: int, where: str) -> int:
         if isinstance(node, dict):
@@ -94,17 +77,14 @@ def check_shape(data: Any, file: str | None = None, key: str = "") -> None:
             children = [(f"{where}[{i}]", v) for i, v in enumerate(node)]
         else:
             return 0
-        if depth >= MAX_DEPTH or depth + heights.get(id(node), 0) > MAX_DEPTH:
+        if depth >= MAX_DEPTH or depth + (heights.get(id(node)) or 0) > MAX_DEPTH:
             raise RecipeError(f"nested deeper than {MAX_DEPTH} levels", file=file, key=where)
-        if id(node) in heights:
-            return heights[id(node)]
-        if id(node) in open_nodes:
+        if id(node) in heights and heights[id(node)] is None:
             raise RecipeError("holds itself (an alias inside its own anchor)", file=file, key=where)
-        open_nodes.add(id(node))
-        below = max((height(child, depth + 1, at) for at, child in children), default=0)
-        open_nodes.discard(id(node))
-        heights[id(node)] = below + 1
-        return below + 1
+        if id(node) not in heights:
+            heights[id(node)] = None
+            heights[id(node)] = 1 + max((height(c, depth + 1, at) for at, c in children), default=0)
+        return heights[id(node)]
 
     height(data, 0, key)
 
@@ -112,13 +92,11 @@ def check_shape(data: Any, file: str | None = None, key: str = "") -> None:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Safe-load one YAML mapping; malformed YAML names the file and the line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecipeError("recipe file not found", file=str(path))
     except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the name
         raise RecipeError(f"cannot read: {error}", file=str(path))
-    try:
-        data = parse(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -133,14 +111,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge into a copy; ``None`` in ``over`` (YAML ``~``) removes a mapping of the base."""
+    """Deep merge into a copy; ``~`` drops a mapping, a new ``name`` replaces the component."""
     result = copy.deepcopy(base)
     for key, value in over.items():
         old = result.get(key)
         if isinstance(old, dict) and value is None:
             del result[key]
         elif isinstance(old, dict) and isinstance(value, dict):
-            # a new component name replaces the base's arguments instead of mixing them
             renamed = "name" in value and value["name"] != old.get("name")
             result[key] = copy.deepcopy(value) if renamed else merge(old, value)
         else:
@@ -247,8 +224,7 @@ def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | No
 def resolve(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Load, compose and override a recipe, then fill the core's defaults."""
     recipe = apply_overrides(load(path), list(overrides), str(path))
-    recipe.pop("versions", None)
-    return merge(DEFAULTS, recipe)
+    return merge(DEFAULTS, {key: value for key, value in recipe.items() if key != "versions"})
 
 
 def validate(recipe: dict[str, Any], registry: Registry, file: str | None = None) -> None:
@@ -316,10 +292,9 @@ class Checker:
             self.section(section, recipe.get(section))
         if "data" not in recipe:
             self.fail("missing required key 'data'", "data")
+        message = "expected a mapping of role -> component"
         for section in ("models", "losses"):
-            self.mapping(
-                recipe.get(section, {}), section, "expected a mapping of role -> component"
-            )
+            self.mapping(recipe.get(section, {}), section, message)
         for kind, spec, key in components(recipe):
             self.component(kind, spec, key)
         message = "expected at least one phase: {name: {trainer: ...}}"
@@ -344,7 +319,7 @@ class Checker:
                 self.fail(f"expected {shown}, got {item!r}", key)
             if wanted is int and item < 0:
                 self.fail(f"expected a non-negative integer, got {item!r}", key)
-            choices = CHOICES.get((section, sub))
+            choices = CHOICES.get(sub)
             if choices and item not in choices:
                 self.fail(f"expected one of {', '.join(map(str, choices))}, got {item!r}", key)
 
@@ -375,8 +350,8 @@ class Checker:
             if norm is not None and not (_is(norm, (int, float)) and norm > 0):
                 problem = f"expected a positive number or null (or {{role: number}}), got {norm!r}"
                 self.fail(problem, f"{where}.{role}" if role else where)
+        message = "expected a mapping role -> spec"
         for section, check in (("optimizers", check_optimizer), ("schedules", check_schedule)):
-            message = "expected a mapping role -> spec"
             table = self.mapping(phase.get(section) or {}, f"{key}.{section}", message)
             for role, spec in table.items():
                 where = f"{key}.{section}.{role}"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import collections.abc
 import contextlib
 import difflib
 import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
@@ -90,34 +89,27 @@ class Registry:
     def get(self, kind: str, name: str, *, file: str | None = None, key: str | None = None):
         table = self.components[kind]
         if name not in table:
-            raise RecipeError(
-                f"unknown {singular(kind)} '{name}'{closest(name, tuple(table))}", file, key
-            )
+            message = f"unknown {singular(kind)} '{name}'{closest(name, tuple(table))}"
+            raise RecipeError(message, file, key)
         return table[name]
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])
 
-    def check_arguments(
-        self, kind: str, name: str, arguments: dict[str, Any], *, file: str | None, key: str
-    ) -> Component:
+    def check_arguments(self, kind: str, name: str, arguments: dict, *, file: str | None, key: str):
         """Check recipe arguments against the factory signature, building nothing."""
         component = self.get(kind, name, file=file, key=f"{key}.name" if key else "name")
         check_call(component.factory, component.signature, arguments, file, key, name)
         return component
 
-    def build(
-        self, kind: str, spec: dict[str, Any], file: str | None = None, key: str = "", **extra: Any
-    ) -> Any:
+    def build(self, kind: str, spec: dict, file: str | None = None, key: str = "", **extra: Any):
         """Build ``{name: ..., **arguments}``, adding the ``extra`` arguments the factory takes."""
         name, arguments = split_spec(kind, spec, file=file, key=key)
         component = self.get(kind, name, file=file, key=f"{key}.name" if key else "name")
         accepted = component.signature.parameters
-        arguments = {
-            k: v for k, v in extra.items() if k in accepted or takes_any(accepted)
-        } | arguments
+        extra = {k: v for k, v in extra.items() if k in accepted or takes_any(accepted)}
         try:
-            return component.factory(**arguments)
+            return component.factory(**(extra | arguments))
         except (TypeError, ValueError) as error:  # the factory's own error names the file and key
             raise RecipeError(f"building '{name}' failed: {error}", file, key)
 
@@ -224,23 +216,20 @@ def type_problem(annotation: Any, value: Any, key: str) -> tuple[str, str] | Non
             None if isinstance(value, kinds) and not (number and isinstance(value, bool)) else wrong
         )
     container = origin or annotation
-    if container in (list, collections.abc.Sequence, tuple):
+    if container in (list, Sequence, tuple):
         if not isinstance(value, (list, tuple)):
             return wrong
         if container is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 return key, f"expected {len(args)} items ({_show(annotation)}), got {value!r}"
-            inner = list(zip(args, value))
-        else:
-            inner = [(args[0], item) for item in value] if args else []
-        problems = (type_problem(a, item, f"{key}[{i}]") for i, (a, item) in enumerate(inner))
-    elif container in (dict, collections.abc.Mapping):
+        elif args:  # list[X], tuple[X, ...]
+            args = (args[0],) * len(value)
+        checks = [(inner, item, f"{key}[{i}]") for i, (inner, item) in enumerate(zip(args, value))]
+    elif container in (dict, Mapping):
         if not isinstance(value, dict):
             return wrong
-        problems = (
-            type_problem(args[0], k, f"{key}.{k}") or type_problem(args[1], v, f"{key}.{k}")
-            for k, v in (value.items() if args else [])
-        )
+        checks = [(a, x, f"{key}.{k}") for k, v in value.items() for a, x in zip(args, (k, v))]
     else:
         return None  # a type YAML cannot hold (a module, a tensor): not checked
+    problems = (type_problem(inner, item, where) for inner, item, where in checks)
     return next((p for p in problems if p is not None), None)
