@@ -102,8 +102,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise RecipeError(f"malformed YAML{line}: {problem}", file=str(path))
-    if data is None:
-        return {}
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise RecipeError(f"expected a mapping at the top, got {type(data).__name__}", str(path))
     check_shape(data, str(path))
@@ -146,10 +145,9 @@ def _real(path: Path) -> str:
 def shipped(manager: Any) -> dict[str, Path]:
     """Every recipe the loaded plugins ship (``genmm_recipe_folders``), by file stem."""
     found: dict[str, Path] = {}
-    for folders in manager.hook.genmm_recipe_folders():
-        for folder in folders or []:
-            for path in sorted(Path(folder).glob("*.yaml")):
-                found.setdefault(path.stem, path)
+    for folder in (f for folders in manager.hook.genmm_recipe_folders() for f in folders or []):
+        for path in sorted(Path(folder).glob("*.yaml")):
+            found.setdefault(path.stem, path)
     return dict(sorted(found.items()))
 
 
@@ -209,10 +207,9 @@ def apply_overrides(recipe: dict[str, Any], overrides: list[str], file: str | No
             if part not in node:
                 hint = closest(part, list(node))
                 if depth:  # top-level keys are fixed; a new mapping inside a section is given whole
-                    whole = text.partition("=")[2].strip()
-                    for inner in reversed(parts[depth + 1 :]):
-                        whole = f"{{{inner}: {whole}}}"
-                    hint += f"; to add it, give it whole: {path}={whole}"
+                    inner = parts[depth + 1 :]
+                    whole = "".join(f"{{{p}: " for p in inner) + text.partition("=")[2].strip()
+                    hint += f"; to add it, give it whole: {path}={whole}{'}' * len(inner)}"
                 raise RecipeError(f"override '{text}': no key '{part}'{hint}", file=file, key=path)
             node = node[part]
         if not isinstance(node, dict):
@@ -327,7 +324,8 @@ class Checker:
         name, arguments = split_spec(kind, spec, file=self.file, key=key)
         self.name(name, singular(kind), f"{key}.name")
         self.mapping(arguments, key)
-        self.registry.check_arguments(kind, name, arguments, file=self.file, key=key)
+        component = self.registry.get(kind, name, file=self.file, key=f"{key}.name")
+        check_call(component.factory, component.signature, arguments, self.file, key, name)
 
     def phase(self, key: str, phase: Any) -> None:
         """The core's phase keys, then the rest as the trainer's arguments."""
@@ -376,8 +374,7 @@ def with_defaults(recipe: dict[str, Any], registry: Registry) -> dict[str, Any]:
 
     def fill(kind: str, name: str, spec: dict[str, Any], given: dict[str, Any]) -> None:
         for argument, parameter in registry.get(kind, name).signature.parameters.items():
-            plain = parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
-            if plain and argument not in INJECTED and parameter.default is not parameter.empty:
+            if argument not in INJECTED and parameter.default is not parameter.empty:  # no *args
                 spec.setdefault(argument, given.get(argument, _plain(parameter.default)))
 
     recipe = copy.deepcopy(recipe)

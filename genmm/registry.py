@@ -96,12 +96,6 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])
 
-    def check_arguments(self, kind: str, name: str, arguments: dict, *, file: str | None, key: str):
-        """Check recipe arguments against the factory signature, building nothing."""
-        component = self.get(kind, name, file=file, key=f"{key}.name" if key else "name")
-        check_call(component.factory, component.signature, arguments, file, key, name)
-        return component
-
     def build(self, kind: str, spec: dict, file: str | None = None, key: str = "", **extra: Any):
         """Build ``{name: ..., **arguments}``, adding the ``extra`` arguments the factory takes."""
         name, arguments = split_spec(kind, spec, file=file, key=key)
@@ -182,9 +176,8 @@ def check_call(
                 raise RecipeError(problem[1], file, problem[0])
     for name in settable:
         if parameters[name].default is inspect.Parameter.empty and name not in arguments:
-            raise RecipeError(
-                f"missing required argument '{name}' for '{label}'", file, prefix + name
-            )
+            message = f"missing required argument '{name}' for '{label}'"
+            raise RecipeError(message, file, prefix + name)
 
 
 def _show(annotation: Any) -> str:
@@ -211,10 +204,8 @@ def type_problem(annotation: Any, value: Any, key: str) -> tuple[str, str] | Non
         return key, f"expected one of {', '.join(repr(a) for a in args)}, got {value!r}"
     if annotation in (int, float, bool, str, type(None)):
         kinds = (int, float) if annotation is float else annotation
-        number = annotation in (int, float)
-        return (
-            None if isinstance(value, kinds) and not (number and isinstance(value, bool)) else wrong
-        )
+        fits = isinstance(value, kinds) and (annotation is bool or not isinstance(value, bool))
+        return None if fits else wrong
     container = origin or annotation
     if container in (list, Sequence, tuple):
         if not isinstance(value, (list, tuple)):
