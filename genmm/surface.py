@@ -77,8 +77,7 @@ def members(protocol: type) -> set[str]:
     """The names a Protocol declares (its own and its bases'), for the drift test and docs."""
     names: set[str] = set()
     for klass in protocol.__mro__:
-        if klass in (Protocol, object) or not getattr(klass, "_is_protocol", False):
-            continue
-        names |= {n for n in vars(klass) if not n.startswith("_")}
-        names |= set(getattr(klass, "__annotations__", {}))
+        if klass is not Protocol and getattr(klass, "_is_protocol", False):
+            names |= {n for n in vars(klass) if not n.startswith("_")}
+            names |= set(getattr(klass, "__annotations__", {}))
     return names

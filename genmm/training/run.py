@@ -60,7 +60,6 @@ def describe(dataset: Any, name: str) -> dict[str, Any]:
 
 
 def _missing(run: Any, message: str, section: str, role: str) -> RecipeError:
-    """A RecipeError on ``<section>.<role>`` with the closest role the run has."""
     near = closest(role, tuple(getattr(run, section)))
     return RecipeError(message + near, run.recipe_file, f"{section}.{role}")
 
@@ -91,10 +90,8 @@ class Run:
             self.device = distributed.local_device()
         if settings.get("threads"):  # 0: torch's default (one per core)
             torch.set_num_threads(settings["threads"])
-        auto_precision = "bf16" if self.device.type == "cuda" else "fp32"
-        self.precision = (
-            auto_precision if settings["precision"] == "auto" else settings["precision"]
-        )
+        precision, on_cuda = settings["precision"], self.device.type == "cuda"
+        self.precision = ("bf16" if on_cuda else "fp32") if precision == "auto" else precision
         self.step, self.phase_name, self.trainer, self.ema = 0, "", None, {}
         self.stream: BatchStream | None = None
         self.optimization = Optimization(device=self.device, precision=self.precision)
@@ -140,9 +137,8 @@ class Run:
 
     def model(self, role: str) -> nn.Module:
         if role not in self.models:
-            raise _missing(
-                self, f"phase '{self.phase_name}' needs a model '{role}'", "models", role
-            )
+            message = f"phase '{self.phase_name}' needs a model '{role}'"
+            raise _missing(self, message, "models", role)
         return self._compiled.get(role, self.models[role])
 
     def loss(self, role: str, kind: type | tuple[type, ...] | None = None) -> Any:
@@ -283,14 +279,9 @@ class Run:
         stored.pop("versions", None)
         stored = recipes.apply_overrides(stored, list(overrides), file)
         recipes.validate(stored, manager.registry, file)
-        description = checkpoint.load_description(folder)
+        described = checkpoint.load_description(folder)
         run = cls(
-            stored,
-            manager,
-            recipe_file=file,
-            out=out,
-            build_data=build_data,
-            description=description,
+            stored, manager, recipe_file=file, out=out, build_data=build_data, description=described
         )
         run.load_weights(folder)
         run.step = int(checkpoint.load_meta(folder).get("step", 0))
