@@ -28,8 +28,7 @@ SCHEDULES = {"constant": (), "linear": ("final", "hold"), "cosine": ("final", "h
 SCHEDULES |= {"step": ("every", "gamma"), "exponential": ("gamma",)}
 DEFAULT_OPTIMIZER = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
 KEPT = ("optimizers", "schedulers", "scalers")  # what a checkpoint keeps of each role
-#: what steps a role without a gradient scaler (fp16 on CUDA has one): scale, unscale_ and
-#: update do nothing, step is ``optimizer.step()``
+#: the gradient scaler of a role without one (all but fp16 on CUDA): it only steps
 UNSCALED = torch.amp.GradScaler("cpu", enabled=False)
 
 

@@ -115,9 +115,8 @@ class Run:
                 distributed.broadcast_module(self.models[role])
         # runtime.compile: trainers step compiled modules, the rest the plain ones (same weights)
         backend = "inductor" if settings["compile"] is True else settings["compile"]
-        self._compiled = {}
-        if backend:
-            self._compiled = {r: torch.compile(m, backend=backend) for r, m in self.models.items()}
+        to_compile = self.models.items() if backend else ()
+        self._compiled = {r: torch.compile(m, backend=backend) for r, m in to_compile}
         losses = recipe.get("losses", {}).items()
         self.losses = {role: self._build("losses", spec, f"losses.{role}") for role, spec in losses}
         self.metrics = []
@@ -236,13 +235,11 @@ class Run:
 
                 self._tensorboard = SummaryWriter(log_dir=str(self.out))
         if self._tensorboard and "step" in record:
-            scalars = {f"eval/{k}": v for k, v in record.get("eval", {}).items()}
-            for key, value in record.items():
-                plain = isinstance(value, (int, float)) and not isinstance(value, bool)
-                if plain and key not in NOT_SCALARS:
-                    scalars[f"train/{key}"] = value
-            for key, value in scalars.items():
-                self._tensorboard.add_scalar(key, value, record["step"])
+            named = {f"train/{k}": v for k, v in record.items() if k not in NOT_SCALARS}
+            named |= {f"eval/{k}": v for k, v in record.get("eval", {}).items()}
+            for key, value in named.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self._tensorboard.add_scalar(key, value, record["step"])
 
     def close(self) -> None:
         if self._tensorboard:
