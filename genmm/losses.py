@@ -144,11 +144,6 @@ class WGANLoss(AdversarialLoss):
                 parameter.clamp_(-self.clip, self.clip)
 
 
-def interpolate(real: Tensor, fake: Tensor) -> Tensor:
-    alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
-    return (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-
-
 def _input_gradient(context: Context, x: Tensor) -> Tensor:
     """The gradient of D's summed scores with respect to ``x``, one row per sample."""
     scores, _ = context.discriminate(x)
@@ -158,8 +153,10 @@ def _input_gradient(context: Context, x: Tensor) -> Tensor:
 
 def gradient_penalty(context: Context, center: float = 1.0) -> Tensor:
     """E[(||grad D(x_hat)||_2 - center)^2] on random interpolates (Gulrajani et al. 2017)."""
-    norm = _input_gradient(context, interpolate(context.real, context.fake)).norm(2, dim=1)
-    return ((norm - center) ** 2).mean()
+    real, fake = context.real.detach(), context.fake.detach()
+    alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    return ((_input_gradient(context, mixed).norm(2, dim=1) - center) ** 2).mean()
 
 
 class WGANGPLoss(WGANLoss):

@@ -95,8 +95,7 @@ class Run:
         self.step, self.phase_name, self.trainer, self.ema = 0, "", None, {}
         self.stream: BatchStream | None = None
         self.optimization = Optimization(device=self.device, precision=self.precision)
-        self.status: str | None = None  # "completed" / "interrupted" once trained
-        self.stop_requested = self.generate_seed = self.checkpoint_folder = None
+        self.status = self.stop_requested = self.generate_seed = self.checkpoint_folder = None
         self._tensorboard: Any = None
         seed_everything(int(recipe["seed"]))
         self.dataset = None
