@@ -1,30 +1,13 @@
-"""The modality-free loss zoo, registered as ``core.*``.
-
-Each loss has a ``role``:
-
-* ``adversarial`` — the game itself: ``discriminator_loss(real, fake)`` and
-  ``generator_loss(fake)`` on discriminator scores (a tensor, or a list of tensors for
-  multi-scale discriminators, summed over scales);
-* ``discriminator`` — a regulariser added to the discriminator's loss, ``__call__(context)``;
-* ``generator`` — an extra term added to the generator's loss, ``__call__(context)``.
-
-Every loss takes ``weight`` (it scales the term). Regularisers and extra terms also take
-``every``: with ``every: N > 1`` the term is lazy, its own optimiser step every N updates of its
-network, scaled by N (Karras et al. 2020, appendix B). An adversarial loss is the game itself
-and runs every step: it has no ``every``, so a recipe that gives one is refused at load.
-"""
+"""The modality-free loss zoo, registered as ``core.*`` (docs/writing-plugins.md, section 5)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-Scores = Tensor | Sequence[Tensor]
 
 
 @dataclass
@@ -43,7 +26,7 @@ class Context:
     fake_features: list[Tensor] = field(default_factory=list)
     batch: Any = None
     step: int = 0
-    #: how the trainer calls D (``(x, condition) -> (scores, features)``); penalties use it too
+    #: how the trainer calls D, ``(x, condition) -> (scores, features)``; penalties use it too
     discriminator_call: Any = None
 
     def discriminate(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
@@ -53,11 +36,7 @@ class Context:
 
 
 def discriminate(discriminator: nn.Module, x: Tensor, condition: Any = None):
-    """Call D (with the condition when ``D.conditional``) -> (list of scores, list of features).
-
-    A discriminator returns scores, a list of scores (one per scale), or a pair
-    ``(scores, features)`` where features are intermediate activations for feature matching.
-    """
+    """D(x[, condition if ``D.conditional``]) as (list of scores, list of features)."""
     conditional = getattr(discriminator, "conditional", False)
     output = discriminator(x, condition) if conditional else discriminator(x)
     features: list[Tensor] = []
@@ -72,7 +51,7 @@ def _sum(values: list[Tensor]) -> Tensor:
 
 
 class Loss:
-    """Base of every loss; see the module docstring for the roles."""
+    """The base of every loss; its ``role`` says where a trainer adds it."""
 
     role: ClassVar[str] = "generator"
 
@@ -138,10 +117,8 @@ class LSGANLoss(AdversarialLoss):
         self.real_label, self.fake_label = real_label, fake_label
 
     def d_term(self, real: Tensor, fake: Tensor) -> Tensor:
-        return (
-            0.5 * ((real - self.real_label) ** 2).mean()
-            + 0.5 * ((fake - self.fake_label) ** 2).mean()
-        )
+        real_term = 0.5 * ((real - self.real_label) ** 2).mean()
+        return real_term + 0.5 * ((fake - self.fake_label) ** 2).mean()
 
     def g_term(self, fake: Tensor) -> Tensor:
         return 0.5 * ((fake - self.real_label) ** 2).mean()
@@ -167,18 +144,19 @@ class WGANLoss(AdversarialLoss):
                 parameter.clamp_(-self.clip, self.clip)
 
 
-def interpolate(real: Tensor, fake: Tensor) -> Tensor:
-    alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
-    return (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+def _input_gradient(context: Context, x: Tensor) -> Tensor:
+    """The gradient of D's summed scores with respect to ``x``, one row per sample."""
+    scores, _ = context.discriminate(x)
+    (gradient,) = torch.autograd.grad(_sum([s.sum() for s in scores]), x, create_graph=True)
+    return gradient.flatten(1)
 
 
 def gradient_penalty(context: Context, center: float = 1.0) -> Tensor:
     """E[(||grad D(x_hat)||_2 - center)^2] on random interpolates (Gulrajani et al. 2017)."""
-    mixed = interpolate(context.real, context.fake)
-    scores, _ = context.discriminate(mixed)
-    (gradient,) = torch.autograd.grad(_sum([s.sum() for s in scores]), mixed, create_graph=True)
-    norm = gradient.flatten(1).norm(2, dim=1)
-    return ((norm - center) ** 2).mean()
+    real, fake = context.real.detach(), context.fake.detach()
+    alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    return ((_input_gradient(context, mixed).norm(2, dim=1) - center) ** 2).mean()
 
 
 class WGANGPLoss(WGANLoss):
@@ -213,16 +191,12 @@ class R1Penalty(Loss):
 
     def __call__(self, context: Context) -> Tensor:
         real = context.real.detach().requires_grad_(True)
-        scores, _ = context.discriminate(real)
-        (gradient,) = torch.autograd.grad(_sum([s.sum() for s in scores]), real, create_graph=True)
-        return 0.5 * self.gamma * gradient.flatten(1).pow(2).sum(1).mean()
+        return 0.5 * self.gamma * _input_gradient(context, real).pow(2).sum(1).mean()
 
 
 class FeatureMatchingLoss(Loss):
     """L1 between D's intermediate features of real and generated data, summed over layers
     (Salimans et al. 2016 sec. 3.1 match statistics; Kumar et al. 2019 eq. 3 use it per layer)."""
-
-    role: ClassVar[str] = "generator"
 
     def __init__(
         self, weight: float = 10.0, statistic: Literal["l1", "mean"] = "l1", every: int = 1

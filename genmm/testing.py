@@ -1,32 +1,25 @@
-"""A stand-in for :class:`genmm.training.Run` to step a trainer by hand, in a unit test or a
-benchmark: the models, the losses and a batch maker, on one device, without a recipe file,
-data, checkpoints or hooks. It satisfies :class:`genmm.surface.TrainerRun` and steps through
-the same :class:`genmm.training.Optimization` as a real run.
-
-    run = MiniRun({"generator": G, "discriminator": D}, {"adversarial": loss}, make_batch,
-                  batch_size=32)
-    trainer.setup(run)
-    logs = run.step_once(trainer)        # train_step, schedules and EMA, as the loop does
-"""
+""":class:`MiniRun`, a stand-in for :class:`genmm.training.Run` to step a trainer by hand in a
+unit test or a benchmark (docs/writing-plugins.md, sections 8 and 13)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import nn
 
-from genmm.training.ema import EMA
 from genmm.training.optim import Optimization
 from genmm.training.run import Run
 
 
-class MiniRun:
-    """``make_batch()`` returns each batch (e.g. ``{"real": images}``); values are not moved, so
-    build them on ``device``. ``optimizers``/``schedules``/``clip_grad_norm``/``accumulate``
-    are the phase keys of the same names."""
+class MiniRun(Run):
+    """A :class:`Run` of the given models and losses, on one device, without a recipe file, data,
+    checkpoints or hooks: every member it shares with ``Run`` is Run's own, so they cannot drift.
+    ``make_batch()`` returns each batch, not moved (build it on ``device``); ``optimizers``,
+    ``schedules``, ``clip_grad_norm`` and ``accumulate`` are the phase keys of the same names."""
 
     def __init__(
         self,
@@ -46,18 +39,13 @@ class MiniRun:
         out: str | Path = "runs/mini",
     ) -> None:
         self.models, self.losses, self.make_batch = models, losses, make_batch
-        self.device = torch.device(device)
+        self.device, self.out = torch.device(device), Path(out)
         self.recipe: dict[str, Any] = {"seed": 0, "phases": {phase_name: {"trainer": "mini"}}}
-        self.recipe_file: str | None = None
-        self.out = Path(out)
-        self.dataset: Any = None
+        self.recipe_file = self.dataset = self.generate_seed = None
         self.description = dict(description or {})
-        self.phase_name, self.step = phase_name, 0
-        self.generate_seed: int | None = None
+        self.phase_name, self.step, self.ema, self._compiled = phase_name, 0, {}, {}
         self.rank, self.world_size, self.is_main = 0, 1, True
-        self.ema: dict[str, EMA] = {}
-        self._compiled: dict[str, nn.Module] = {}  # runtime.compile is Run's
-        self._batch_size = batch_size
+        self.stream = SimpleNamespace(next=make_batch, batch_size=batch_size)  # Run's next_batch
         self.optimization = Optimization(
             specs=optimizers,
             schedules=schedules,
@@ -66,29 +54,6 @@ class MiniRun:
             accumulate=accumulate,
             device=self.device,
         )
-
-    # the members shared with Run are Run's own functions, so the two cannot drift
-    model = Run.model
-    loss = Run.loss
-    sampling_model = Run.sampling_model
-    sample = Run.sample
-    to_device = Run.to_device
-    add_optimizer = Run.add_optimizer
-    update = Run.update
-    autocast = Run.autocast
-    add_ema = Run.add_ema
-    evaluating = Run.evaluating
-
-    @property
-    def samples_dir(self) -> Path:
-        return self.out / "samples"
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch_size
-
-    def next_batch(self) -> Any:
-        return self.make_batch()
 
     def step_once(self, trainer: Any) -> dict[str, Any]:
         """One ``train_step`` followed by what the loop does after it: the schedules and EMA."""

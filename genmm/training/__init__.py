@@ -1,5 +1,4 @@
-"""Training: the run, trainers, the generic GAN trainer, the optimisation path, checkpoints and
-the loop."""
+"""Training: the run, trainers, the generic GAN trainer, optimisation, checkpoints, the loop."""
 
 from genmm.training.gan import GANTrainer, fetch_batch, unpack
 from genmm.training.optim import Optimization, lazy_adjusted

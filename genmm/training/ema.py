@@ -1,5 +1,3 @@
-"""Exponential moving average of a model's weights (e.g. the generator, Karras et al.)."""
-
 from __future__ import annotations
 
 import copy
@@ -9,7 +7,7 @@ from torch import nn
 
 
 class EMA:
-    """Keeps ``shadow = decay * shadow + (1 - decay) * model`` after each update."""
+    """A moving average of a model: ``shadow = decay * shadow + (1 - decay) * model``."""
 
     def __init__(self, model: nn.Module, decay: float = 0.999, start: int = 0) -> None:
         self.decay, self.start = decay, start

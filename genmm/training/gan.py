@@ -1,17 +1,5 @@
-"""``core.gan``: the generic adversarial trainer (Goodfellow et al. 2014, algorithm 1).
-
-Each step makes ``n_critic`` discriminator updates and one generator update through the core's
-optimisation path, on batches with ``real`` and optionally ``condition``; G is called as
-``G(z, condition)``, either may be absent. The objective is the recipe's: the adversarial loss
-with its own penalty (``regularize``) and after-step hook, plus every other loss of the phase
-(``losses: [role, ...]``, default all) by its role, each scaled by its ``weight``. A term with
-``every: N > 1`` is lazy (Karras et al. 2020, appendix B): its own step every N updates, scaled
-by N, with the network's lr and betas corrected by ``c = N / (N + 1)`` (``lazy_adjust``).
-Subclasses change :meth:`make_fake` or :meth:`discriminate`, or add terms
-(:meth:`extra_discriminator_loss`, :meth:`extra_generator_loss`). With ``augment: ROLE`` every
-input of D first goes through that differentiable augmentation (Karras et al. 2020, "Training
-GANs with Limited Data"), which sees D's scores of the reals after each step (``observe``).
-"""
+"""``core.gan``: the generic adversarial trainer (Goodfellow et al. 2014, algorithm 1); how to
+use and extend it: docs/writing-plugins.md, section 9."""
 
 from __future__ import annotations
 
@@ -56,11 +44,9 @@ def use_losses(run: TrainerRun, roles: list[str] | None, exclude: tuple[str, ...
 class GANTrainer(Trainer):
     """Alternating D/G updates with any adversarial loss, regularisers and extra G terms."""
 
-    #: each network's optimiser when the recipe names none; the recipe's keys update these.
     default_optimizers = dict.fromkeys(("generator", "discriminator"), DEFAULT_OPTIMIZER)
     registered_name = "core.gan"
-    #: G's step draws new latents and fakes (StyleGAN2) instead of learning on D's fakes
-    fresh_fakes = False
+    fresh_fakes = False  # G's step draws new latents and fakes (StyleGAN2) instead of D's
 
     def __init__(
         self,
@@ -99,13 +85,13 @@ class GANTrainer(Trainer):
                 one = f"{self.registered_name} takes one adversarial loss"
                 message = f"{one} (losses.{self.adversarial_role}); losses.{role} is another"
                 raise RecipeError(message, run.recipe_file, f"losses.{role}")
-        role_of = {r: t.role if isinstance(t, Loss) else "generator" for r, t in terms}
-        d_terms = [(r, t) for r, t in terms if role_of[r] == "discriminator"]
-        g_terms = [(r, t) for r, t in terms if role_of[r] == "generator"]
-        self.d_terms = [(r, t) for r, t in d_terms if t.every == 1]
-        self.g_terms = [(r, t) for r, t in g_terms if t.every == 1]
-        self.d_lazy = [(r, t) for r, t in d_terms if t.every > 1]
-        self.g_lazy = [(r, t) for r, t in g_terms if t.every > 1]
+        side = {r: t.role if isinstance(t, Loss) else "generator" for r, t in terms}
+
+        def chosen(network: str, lazy: bool) -> list[tuple[str, Any]]:
+            return [(r, t) for r, t in terms if side[r] == network and (t.every > 1) == lazy]
+
+        self.d_terms, self.d_lazy = chosen("discriminator", False), chosen("discriminator", True)
+        self.g_terms, self.g_lazy = chosen("generator", False), chosen("generator", True)
         for network, role, model, lazy in (
             ("generator", self.generator_role, self.G, self.g_lazy),
             ("discriminator", self.discriminator_role, self.D, self.d_lazy),
@@ -118,7 +104,6 @@ class GANTrainer(Trainer):
             run.add_ema(self.generator_role, self.ema_decay, self.ema_start)
 
     def parameters(self, role: str, model: torch.nn.Module) -> Any:
-        """What ``role``'s optimiser holds (InfoGAN's D also holds its Q head)."""
         return model.parameters()
 
     def make_fake(self, run: TrainerRun, latent: Any, condition: Any) -> Tensor:
@@ -128,15 +113,12 @@ class GANTrainer(Trainer):
         return discriminate(self.D, x, condition)
 
     def score(self, x: Tensor, condition: Any) -> tuple[list[Tensor], list[Tensor]]:
-        """What the step asks of D: ``x`` through the augmentation (if any), then discriminate."""
         return self.discriminate(x if self.augment is None else self.augment(x), condition)
 
     def extra_discriminator_loss(self, context: Context, logs: dict[str, Any]) -> Tensor | None:
-        """A subclass's own discriminator term (added after the recipe's)."""
         return None
 
     def extra_generator_loss(self, context: Context, logs: dict[str, Any]) -> Tensor | None:
-        """A subclass's own generator term (added after the recipe's)."""
         return None
 
     def discriminator_loss(self, context: Context, fake_scores: list[Tensor], logs: dict) -> Tensor:
@@ -147,16 +129,13 @@ class GANTrainer(Trainer):
         if penalty is not None:
             logs["d_penalty"] = penalty.detach()
             loss = loss + penalty
-        loss = _add_terms(self.d_terms, context, logs, loss)
-        extra = self.extra_discriminator_loss(context, logs)
-        return loss if extra is None else loss + extra
+        return _add(self.d_terms, context, logs, loss, self.extra_discriminator_loss)
 
     def generator_loss(self, context: Context, logs: dict) -> Tensor:
         adversarial = self.adversarial.generator_loss(context.fake_scores)
         logs["g_adversarial"] = adversarial.detach()
-        loss = _add_terms(self.g_terms, context, logs, self.adversarial.weight * adversarial)
-        extra = self.extra_generator_loss(context, logs)
-        return loss if extra is None else loss + extra
+        loss = self.adversarial.weight * adversarial
+        return _add(self.g_terms, context, logs, loss, self.extra_generator_loss)
 
     def train_step(self, run: TrainerRun) -> dict[str, Any]:
         logs: dict[str, Any] = {}
@@ -197,7 +176,7 @@ class GANTrainer(Trainer):
 
             def g_compute() -> Tensor:
                 context = next(pending)
-                if self.fresh_fakes:  # new latents for G's step (StyleGAN2's phases)
+                if self.fresh_fakes:
                     context.latent = sample_latent(self.G, context.real.shape[0], run.device)
                     context.fake = self.make_fake(run, context.latent, context.condition)
                 scores = self.score(context.fake, context.condition)
@@ -215,8 +194,7 @@ class GANTrainer(Trainer):
         return logs
 
     def _lazy(self, run, role: str, terms, count: int, contexts: list, logs: dict) -> None:
-        """Each lazy term due at this update count: its own step on the update's last batch,
-        scaled by weight x every."""
+        """Each lazy term due at this update count: its own step on the update's last batch."""
         for name, term in terms:
             if count % term.every == 0:
                 compute = lambda term=term, context=contexts[-1]: term(context)
@@ -230,9 +208,11 @@ class GANTrainer(Trainer):
         self.g_steps = int(state.get("g_steps", 0))
 
 
-def _add_terms(terms, context: Context, logs: dict, loss: Tensor) -> Tensor:
+def _add(terms, context: Context, logs: dict, loss: Tensor, extra) -> Tensor:
+    """``loss`` plus each weighted term (logged by its role), plus the subclass's ``extra``."""
     for role, term in terms:
         value = term(context)
         logs[role] = value.detach()
         loss = loss + term.weight * value
-    return loss
+    added = extra(context, logs)
+    return loss if added is None else loss + added

@@ -1,16 +1,10 @@
-"""The :class:`Run`: what a recipe builds, and the state the loop owns while it trains.
-
-What plugins may use of it is written down as Protocols in :mod:`genmm.surface`
-(``TrainerRun`` for trainers, ``BuiltRun`` for metrics and writers); everything else on this
-class belongs to the core.
-"""
+"""The :class:`Run`: what a recipe builds, and the state the loop owns while it trains."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
 import json
-import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +26,7 @@ from genmm.training.optim import Optimization
 if TYPE_CHECKING:
     from genmm.plugins import PluginManager
 
-log = logging.getLogger(__name__)
+NOT_SCALARS = ("time", "step", "phase_step")  # of a metrics record, for TensorBoard
 
 
 def seed_everything(seed: int) -> None:
@@ -52,14 +46,12 @@ def sample_latent(generator: nn.Module, n: int, device: torch.device | str) -> A
 
 def generate(generator: nn.Module, latent: Any, condition: Any = None, **options: Any) -> Any:
     """``G(z, condition, **options)``, leaving out whichever of z and condition is ``None``."""
-    inputs = [x for x in (latent, condition) if x is not None]
-    return generator(*inputs, **options)
+    return generator(*[x for x in (latent, condition) if x is not None], **options)
 
 
 def describe(dataset: Any, name: str) -> dict[str, Any]:
-    """The dataset's plain-data description (``dataset.describe()``), checked to be JSON."""
-    method = getattr(dataset, "describe", None)
-    description = method() if callable(method) else {}
+    """The dataset's ``describe()``, checked to be plain (JSON) data."""
+    description = dataset.describe() if callable(getattr(dataset, "describe", None)) else {}
     try:
         json.dumps(description)
     except (TypeError, ValueError) as error:
@@ -67,9 +59,13 @@ def describe(dataset: Any, name: str) -> dict[str, Any]:
     return description
 
 
+def _missing(run: Any, message: str, section: str, role: str) -> RecipeError:
+    near = closest(role, tuple(getattr(run, section)))
+    return RecipeError(message + near, run.recipe_file, f"{section}.{role}")
+
+
 class Run:
-    """A recipe made real: data, models, losses, metrics, writer, the run folder; and, while a
-    phase runs, its step, batch stream, optimisers, EMA copies and stop flag."""
+    """A recipe made real, and the state of the running phase (plugins: :mod:`genmm.surface`)."""
 
     def __init__(
         self,
@@ -94,106 +90,80 @@ class Run:
             self.device = distributed.local_device()
         if settings.get("threads"):  # 0: torch's default (one per core)
             torch.set_num_threads(settings["threads"])
-        precision = settings["precision"]
-        if precision == "auto":
-            precision = "bf16" if self.device.type == "cuda" else "fp32"
-        self.precision: str = precision
-        # the loop's state
-        self.step, self.phase_name, self.trainer = 0, "", None
+        precision, on_cuda = settings["precision"], self.device.type == "cuda"
+        self.precision = ("bf16" if on_cuda else "fp32") if precision == "auto" else precision
+        self.step, self.phase_name, self.trainer, self.ema = 0, "", None, {}
         self.stream: BatchStream | None = None
-        self.optimization = Optimization(device=self.device, precision=precision)
-        self.ema: dict[str, EMA] = {}
-        self.stop_requested: str | None = None
-        self.status: str | None = None  # "completed" / "interrupted" once trained
-        self.generate_seed: int | None = None
-        self.checkpoint_folder: Path | None = None
+        self.optimization = Optimization(device=self.device, precision=self.precision)
+        self.status = self.stop_requested = self.generate_seed = self.checkpoint_folder = None
         self._tensorboard: Any = None
-        # what the recipe builds
         seed_everything(int(recipe["seed"]))
-        build, seed = self.registry.build, recipe["seed"]
         self.dataset = None
         if build_data:
-            self.dataset = build("datasets", recipe["data"], recipe_file, "data", seed=seed)
+            self.dataset = self._build("datasets", recipe["data"], "data", seed=recipe["seed"])
             description = describe(self.dataset, recipe["data"]["name"])
         self.description: dict[str, Any] = dict(description or {})
-        injected = {"description": self.description}
         self.models: dict[str, nn.Module] = {}
         for role, spec in recipe.get("models", {}).items():
-            model = build("models", spec, recipe_file, f"models.{role}", **injected)
+            model = self._build("models", spec, f"models.{role}")
             if not isinstance(model, nn.Module):
                 message = f"'{spec['name']}' did not build an nn.Module"
                 raise RecipeError(message, recipe_file, f"models.{role}")
             self.models[role] = model.to(self.device)
             if self.distributed:
                 distributed.broadcast_module(self.models[role])
-        # runtime.compile: what trainers step (``model(role)``) is torch.compile'd; checkpoints,
-        # EMA, writers and metrics keep the plain modules (the same parameters)
+        # runtime.compile: trainers step compiled modules, the rest the plain ones (same weights)
         backend = "inductor" if settings["compile"] is True else settings["compile"]
-        self._compiled = {}
-        if backend:
-            self._compiled = {r: torch.compile(m, backend=backend) for r, m in self.models.items()}
-        self.losses: dict[str, Any] = {
-            role: build("losses", spec, recipe_file, f"losses.{role}", **injected)
-            for role, spec in recipe.get("losses", {}).items()
-        }
+        to_compile = self.models.items() if backend else ()
+        self._compiled = {r: torch.compile(m, backend=backend) for r, m in to_compile}
+        losses = recipe.get("losses", {}).items()
+        self.losses = {role: self._build("losses", spec, f"losses.{role}") for role, spec in losses}
         self.metrics = []
         for index, spec in enumerate(recipe["eval"].get("metrics", [])):
-            spec, at = {"name": spec} if isinstance(spec, str) else spec, f"eval.metrics[{index}]"
-            self.metrics.append(build("metrics", spec, recipe_file, at, **injected))
+            spec = {"name": spec} if isinstance(spec, str) else spec
+            self.metrics.append(self._build("metrics", spec, f"eval.metrics[{index}]"))
         if self.distributed:  # each process draws its own noise from here on
             seed_everything(int(recipe["seed"]) + 1_000_003 * self.rank)
         self.writer = None
         if "writer" in recipe:
-            self.writer = build("writers", recipe["writer"], recipe_file, "writer", **injected)
+            self.writer = self._build("writers", recipe["writer"], "writer")
+
+    def _build(self, kind: str, spec: Any, key: str, **injected: Any) -> Any:
+        """A registered component; datasets get the seed, everything else the description."""
+        injected = injected or {"description": self.description}
+        return self.registry.build(kind, spec, self.recipe_file, key, **injected)
 
     def model(self, role: str) -> nn.Module:
         if role not in self.models:
             message = f"phase '{self.phase_name}' needs a model '{role}'"
-            raise RecipeError(
-                message + closest(role, tuple(self.models)), self.recipe_file, f"models.{role}"
-            )
+            raise _missing(self, message, "models", role)
         return self._compiled.get(role, self.models[role])
 
     def loss(self, role: str, kind: type | tuple[type, ...] | None = None) -> Any:
-        """The recipe's ``losses.<role>``; a RecipeError naming the key when it is missing or not
-        of ``kind``."""
         value = self.losses.get(role)
         if value is None or (kind is not None and not isinstance(value, kind)):
             wanted = kind.__name__ if isinstance(kind, type) else "loss"
             trainer = self.recipe["phases"][self.phase_name]["trainer"]
             message = f"phase '{self.phase_name}' ({trainer}) needs a {wanted} under losses.{role}"
-            raise RecipeError(
-                message + closest(role, tuple(self.losses)), self.recipe_file, f"losses.{role}"
-            )
+            raise _missing(self, message, "losses", role)
         return value
 
     def add_ema(self, role: str, decay: float, start: int = 0) -> EMA:
-        """Keep a moving average of ``role``; the loop updates it after every step."""
         if role not in self.ema:
             self.ema[role] = EMA(self.models[role], decay, start)
-        else:
-            self.ema[role].decay, self.ema[role].start = decay, start
+        self.ema[role].decay, self.ema[role].start = decay, start
         return self.ema[role]
 
     def sampling_model(self, role: str = "generator") -> nn.Module:
-        """The EMA copy when the run keeps one, else the live model."""
         return self.ema[role].shadow if role in self.ema else self.model(role)
 
     def add_optimizer(
-        self,
-        role: str,
-        *,
-        default: dict[str, Any] | None = None,
-        parameters: Any = None,
-        lazy_every: int = 1,
+        self, role: str, *, default: dict | None = None, parameters: Any = None, lazy_every: int = 1
     ) -> torch.optim.Optimizer:
-        """Declare that this phase updates ``role`` (see :class:`genmm.training.Optimization`)."""
-        if parameters is None:
-            parameters = self.model(role).parameters()
+        parameters = self.model(role).parameters() if parameters is None else parameters
         return self.optimization.add(role, parameters, default=default, lazy_every=lazy_every)
 
     def update(self, role: str, compute: Callable[[], torch.Tensor], *, scale: float = 1.0):
-        """One optimiser step of ``role`` on the loss ``compute()`` returns (the core's path)."""
         return self.optimization.update(role, compute, scale=scale)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -201,22 +171,19 @@ class Run:
 
     @contextlib.contextmanager
     def evaluating(self, seed: int | None = None) -> Iterator[None]:
-        """Eval mode, no gradients and a private random stream: training is left untouched."""
-        states = {role: model.training for role, model in self.models.items()}
+        states = {model: model.training for model in self.models.values()}
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             torch.manual_seed(self.recipe["seed"] if seed is None else seed)
-            for model in self.models.values():
+            for model in states:
                 model.eval()
             try:
                 yield
             finally:
-                for role, model in self.models.items():
-                    model.train(states[role])
+                for model, training in states.items():
+                    model.train(training)
 
     def sample(self, n: int, condition: Any = None, role: str = "generator", **options: Any) -> Any:
-        """``n`` samples from the generator (inside :meth:`evaluating`); ``options`` (truncation,
-        temperature…) are keyword arguments of the generator's forward."""
         generator = self.sampling_model(role)
         if condition is None and callable(getattr(generator, "sample_condition", None)):
             condition = generator.sample_condition(n, self.device)
@@ -225,7 +192,6 @@ class Run:
 
     @property
     def batch_size(self) -> int:
-        """This process's batch size in the running phase (0 outside a phase)."""
         return self.stream.batch_size if self.stream is not None else 0
 
     def next_batch(self) -> Any:
@@ -250,8 +216,7 @@ class Run:
         return self.out / "samples"
 
     def recipe_text(self) -> str:
-        infos = self.manager.infos.items()
-        versions = {name: info.version for name, info in infos if not info.error}
+        versions = {name: i.version for name, i in self.manager.infos.items() if not i.error}
         return recipes.dump({**self.recipe, "versions": versions})
 
     def log_metrics(self, record: dict[str, Any]) -> None:
@@ -262,20 +227,18 @@ class Run:
         record = {"time": round(time.time(), 3), **record}
         with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        if self._tensorboard is None:  # first record: TensorBoard when it is installed
+        if self._tensorboard is None:  # the first record: TensorBoard when it is installed
             self._tensorboard = False
             if importlib.util.find_spec("tensorboard") is not None:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._tensorboard = SummaryWriter(log_dir=str(self.out))
         if self._tensorboard and "step" in record:
-            scalars = {f"eval/{k}": v for k, v in record.get("eval", {}).items()}
-            for key, value in record.items():
-                plain = isinstance(value, (int, float)) and not isinstance(value, bool)
-                if key not in ("time", "step", "phase_step", "eval") and plain:
-                    scalars[f"train/{key}"] = value
-            for key, value in scalars.items():
-                self._tensorboard.add_scalar(key, value, record["step"])
+            named = {f"train/{k}": v for k, v in record.items() if k not in NOT_SCALARS}
+            named |= {f"eval/{k}": v for k, v in record.get("eval", {}).items()}
+            for key, value in named.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self._tensorboard.add_scalar(key, value, record["step"])
 
     def close(self) -> None:
         if self._tensorboard:
@@ -283,14 +246,12 @@ class Run:
         self._tensorboard = None
 
     def weight_modules(self) -> dict[str, nn.Module]:
-        modules = dict(self.models)
-        modules.update({f"ema.{role}": ema.shadow for role, ema in self.ema.items()})
-        return modules
+        return {**self.models, **{f"ema.{role}": ema.shadow for role, ema in self.ema.items()}}
 
     def load_weights(self, folder: Path) -> None:
-        grouped = checkpoint.load_weights(folder)
-        file = folder / checkpoint.WEIGHTS
-        for prefix, module in self.weight_modules().items():
+        grouped, file = checkpoint.load_weights(folder), folder / checkpoint.WEIGHTS
+        modules = self.weight_modules()
+        for prefix, module in modules.items():
             if prefix not in grouped:
                 raise CheckpointError(f"{file}: no weights for '{prefix}'")
             try:
@@ -299,36 +260,24 @@ class Run:
                 first = str(error).splitlines()[0]
                 message = f"weights for '{prefix}' do not match the recipe's model: {first}"
                 raise CheckpointError(f"{file}: {message}")
-        for prefix in grouped:
-            if prefix.startswith("ema.") and prefix not in self.weight_modules():
-                role = prefix[4:]
-                if role in self.models:
-                    self.add_ema(role, 0.999).shadow.load_state_dict(grouped[prefix])
+        for prefix in grouped.keys() - modules.keys():  # EMA copies the recipe does not ask for
+            if prefix.startswith("ema.") and prefix[4:] in self.models:
+                self.add_ema(prefix[4:], 0.999).shadow.load_state_dict(grouped[prefix])
 
     @classmethod
     def from_checkpoint(
-        cls,
-        path: str | Path,
-        manager: PluginManager,
-        build_data: bool = True,
-        overrides: list[str] | tuple[str, ...] = (),
+        cls, path: str | Path, manager: PluginManager, build_data: bool = True, overrides=()
     ) -> Run:
-        """Rebuild a run from a checkpoint alone (its recipe, data description and weights),
-        in eval mode; the data is built only when ``build_data``."""
+        """Rebuild a run from a checkpoint alone (recipe, description, weights), in eval mode."""
         folder = checkpoint.find(path)
-        file = str(folder / checkpoint.RECIPE)
+        file, out = str(folder / checkpoint.RECIPE), folder.parent.parent
         stored = recipes.parse((folder / checkpoint.RECIPE).read_text(encoding="utf-8"))
         stored.pop("versions", None)
         stored = recipes.apply_overrides(stored, list(overrides), file)
         recipes.validate(stored, manager.registry, file)
-        description, out = checkpoint.load_description(folder), folder.parent.parent
+        described = checkpoint.load_description(folder)
         run = cls(
-            stored,
-            manager,
-            recipe_file=file,
-            out=out,
-            build_data=build_data,
-            description=description,
+            stored, manager, recipe_file=file, out=out, build_data=build_data, description=described
         )
         run.load_weights(folder)
         run.step = int(checkpoint.load_meta(folder).get("step", 0))

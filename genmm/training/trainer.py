@@ -1,10 +1,5 @@
-"""The base of every registered trainer: the algorithm one recipe phase runs.
-
-The loop calls ``setup(run)`` once per phase, then ``train_step(run)`` until the phase's step
-budget is spent; each update goes through ``run.update(role, lambda: loss)``. The core owns the
-phase keys, optimisation, schedules, EMA, logging, checkpoints; a trainer's own constructor
-arguments are its algorithm's settings.
-"""
+"""The base of every registered trainer, the algorithm of one recipe phase (see
+docs/writing-plugins.md, section 9)."""
 
 from __future__ import annotations
 
@@ -25,8 +20,7 @@ class Trainer:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """The algorithm's own counters for a resume (tensors and plain python values only);
-        optimisers, schedules and EMA copies are saved by the core."""
+        """The algorithm's own counters for a resume (optimisers, schedules, EMA: the core's)."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
