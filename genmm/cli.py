@@ -1,4 +1,4 @@
-"""The ``genmm`` command line (typer). Only this module prints."""
+"""The ``genmm`` command line (typer); see docs/cli.md. Only this module prints."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ def manager_for(plugin_files: list[Path] | None):
 
 PluginOption = typer.Option(None, "--plugin", help="A one-off plugin file (repeatable).")
 DebugOption = typer.Option(False, "--debug", help="Show tracebacks.")
+TargetArgument = typer.Argument(..., help="Run folder or checkpoint folder.")
 
 
 @app.command()
@@ -66,14 +67,10 @@ def run(
     recipe: str | None = typer.Argument(None, help="Recipe YAML (or a shipped recipe's name)."),
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides: key.path=value"),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this folder."),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Print the resolved recipe, every default filled in, and exit."
-    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved recipe and exit."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (overrides `out`)."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Cap every phase."),
-    nproc: int = typer.Option(
-        1, "--nproc", min=1, help="Processes on this machine, by torch.distributed.run."
-    ),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Processes on this machine (torchrun)."),
     plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
@@ -106,16 +103,11 @@ def run(
 
 
 def launch(nproc: int) -> None:
-    """Re-run this command under torch's elastic launcher, ``nproc`` processes (never returns):
-    ``genmm run R --nproc 2`` is ``torchrun --standalone --nproc-per-node 2 -m genmm.cli run R``."""
-    arguments, skip = [], False
-    for argument in sys.argv[1:]:
-        if skip or argument.startswith("--nproc="):
-            skip = False
-        elif argument == "--nproc":
-            skip = True
-        else:
-            arguments.append(argument)
+    """Re-run this command as ``torchrun --standalone --nproc-per-node N -m genmm.cli ...``."""
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--nproc=")]
+    while "--nproc" in arguments:
+        index = arguments.index("--nproc")
+        del arguments[index : index + 2]
     launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
     os.execv(sys.executable, [sys.executable, *launcher, "-m", "genmm.cli", *arguments])
 
@@ -128,18 +120,18 @@ def parse_extra(arguments: list[str]) -> dict[str, Any]:
         item = arguments[index]
         if not item.startswith("--"):
             raise RecipeError(f"unexpected argument '{item}' (options look like --name value)")
-        key = item[2:].replace("-", "_")
-        if "=" in key:
-            key, value = key.split("=", 1)
+        name, equals, value = item[2:].partition("=")
+        key = name.replace("-", "_")
+        index += 1
+        if equals:
             options[key] = recipes.parse(value)
-        elif index + 1 < len(arguments) and not arguments[index + 1].startswith("--"):
-            raw = arguments[index + 1]
-            value = recipes.parse(raw)
-            options[key] = raw if isinstance(value, (dict, list)) or value is None else value
+        elif index < len(arguments) and not arguments[index].startswith("--"):
+            parsed = recipes.parse(arguments[index])
+            keep_text = isinstance(parsed, (dict, list)) or parsed is None
+            options[key] = arguments[index] if keep_text else parsed
             index += 1
         else:
             options[key] = True
-        index += 1
     return options
 
 
@@ -147,7 +139,7 @@ def parse_extra(arguments: list[str]) -> dict[str, Any]:
 @guarded
 def generate(
     context: typer.Context,
-    target: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
+    target: Path = TargetArgument,
     n: int = typer.Option(16, "--n", help="How many samples."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Output file or folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples."),
@@ -166,17 +158,12 @@ def generate(
     parameters = [p for p in signature.parameters.values() if p.name not in ("run", "n", "out")]
     if any(p.kind is p.VAR_KEYWORD for p in parameters):  # passed on to the generator's forward
         forward = inspect.signature(run_.sampling_model().forward).parameters.values()
-        parameters = [p for p in parameters if p.kind is not p.VAR_KEYWORD] + [
-            p for p in forward if p.default is not p.empty and p.kind is not p.VAR_POSITIONAL
-        ]
-    parameters = [
-        p if p.kind is p.VAR_KEYWORD else p.replace(kind=p.KEYWORD_ONLY) for p in parameters
-    ]
-    accepted = signature.replace(parameters=parameters)
+        parameters = [p for p in parameters if p.kind is not p.VAR_KEYWORD]
+        parameters += [p for p in forward if p.default is not p.empty]  # no *args, **kwargs
+    accepted = signature.replace(parameters=[p.replace(kind=p.KEYWORD_ONLY) for p in parameters])
     check_call(run_.writer.generate, accepted, options, str(target), "generate")
     run_.generate_seed = seed
-    written = run_.writer.generate(run_, n, output, **options)
-    for path in written:
+    for path in run_.writer.generate(run_, n, output, **options):
         typer.echo(str(path))
         if output is None and run_.writer.suffix == path.suffix == ".txt":  # show text output
             typer.echo(path.read_text(encoding="utf-8"), nl=False)
@@ -185,7 +172,7 @@ def generate(
 @app.command(name="eval")
 @guarded
 def evaluate(
-    target: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
+    target: Path = TargetArgument,
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides of the recipe."),
     plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
@@ -195,10 +182,9 @@ def evaluate(
 
     manager = manager_for(plugin)
     run_ = load(target, overrides=list(overrides or []), manager=manager)
-    results: dict[str, float] = {}
+    record = {"checkpoint": str(run_.checkpoint_folder), "step": run_.step}
     for figures in manager.hook.genmm_evaluate(run=run_, step=run_.step):
-        results.update(figures or {})
-    record = {"checkpoint": str(run_.checkpoint_folder), "step": run_.step, **results}
+        record.update(figures or {})
     typer.echo(json.dumps(record))
 
 
@@ -212,7 +198,7 @@ def plugins(
 ) -> None:
     """Every loaded plugin: where it came from, its version and what it registered."""
     manager = manager_for(plugin)
-    manager.registry  # noqa: B018 - fills `registered`
+    registry = manager.registry  # fills each plugin's `registered`
     rows = []
     for info in manager.infos.values():
         row = {"name": info.name, "source": info.source, "version": info.version}
@@ -228,10 +214,9 @@ def plugins(
             typer.echo(f"  FAILED TO LOAD: {row['error']}")
         for kind in KINDS:
             for name in row["registered"].get(kind, []):
-                component = manager.registry.components[kind][name]
-                about = "; ".join(f"{v}" for v in component.about.values())
+                about = "; ".join(map(str, registry.components[kind][name].about.values()))
                 typer.echo(f"  {singular(kind):<8} {name}" + (f"  — {about}" if about else ""))
-        if hooks and row.get("hooks"):
+        if row.get("hooks"):
             typer.echo(f"  hooks: {', '.join(row['hooks'])}")
 
 
