@@ -1,4 +1,4 @@
-"""The ``genmm`` command line (typer); see docs/cli.md. Only this module prints."""
+"""Train and run GANs from YAML recipes, through plugins."""
 
 from __future__ import annotations
 
@@ -18,11 +18,7 @@ from genmm import recipe as recipes
 from genmm.errors import GenmmError, RecipeError
 from genmm.registry import KINDS, check_call, singular
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Train and run GANs from YAML recipes, through plugins.",
-)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -30,24 +26,27 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Typed genmm errors print in one line; ``--debug`` (or GENMM_DEBUG=1) shows tracebacks."""
+def command(**settings: Any) -> Callable[[Callable[..., Any]], Any]:
+    """A typer command whose genmm errors print in one line (``--debug`` shows tracebacks)."""
 
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = kwargs.get("debug") or os.environ.get("GENMM_DEBUG") == "1"
-        level = logging.DEBUG if debug else logging.INFO
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-        try:
-            return function(*args, **kwargs)
-        except GenmmError as error:
-            if debug:
-                raise
-            fail(str(error))
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
+    def decorate(function: Callable[..., Any]) -> Any:
+        @functools.wraps(function)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            debug = kwargs.get("debug") or os.environ.get("GENMM_DEBUG") == "1"
+            level = logging.DEBUG if debug else logging.INFO
+            logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+            try:
+                return function(*args, **kwargs)
+            except GenmmError as error:
+                if debug:
+                    raise
+                fail(str(error))
+            except KeyboardInterrupt:
+                fail("interrupted", 130)
 
-    return wrapper
+        return app.command(**settings)(guarded)
+
+    return decorate
 
 
 def manager_for(plugin_files: list[Path] | None):
@@ -61,8 +60,7 @@ DebugOption = typer.Option(False, "--debug", help="Show tracebacks.")
 TargetArgument = typer.Argument(..., help="Run folder or checkpoint folder.")
 
 
-@app.command()
-@guarded
+@command()
 def run(
     recipe: str | None = typer.Argument(None, help="Recipe YAML (or a shipped recipe's name)."),
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides: key.path=value"),
@@ -135,8 +133,7 @@ def parse_extra(arguments: list[str]) -> dict[str, Any]:
     return options
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@guarded
+@command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def generate(
     context: typer.Context,
     target: Path = TargetArgument,
@@ -169,8 +166,7 @@ def generate(
             typer.echo(path.read_text(encoding="utf-8"), nl=False)
 
 
-@app.command(name="eval")
-@guarded
+@command(name="eval")
 def evaluate(
     target: Path = TargetArgument,
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides of the recipe."),
@@ -188,8 +184,7 @@ def evaluate(
     typer.echo(json.dumps(record))
 
 
-@app.command()
-@guarded
+@command()
 def plugins(
     hooks: bool = typer.Option(False, "--hooks", help="Also list each plugin's hooks."),
     plugin: list[Path] | None = PluginOption,
@@ -220,16 +215,14 @@ def plugins(
             typer.echo(f"  hooks: {', '.join(row['hooks'])}")
 
 
-@app.command(name="recipes")
-@guarded
+@command(name="recipes")
 def list_recipes(plugin: list[Path] | None = PluginOption, debug: bool = DebugOption) -> None:
     """The recipes the loaded plugins ship, one line each (`genmm run NAME` runs one)."""
     for name, path in recipes.shipped(manager_for(plugin)).items():
         typer.echo(f"{name:<22} {recipes.read_yaml(path).get('description', '')}")
 
 
-@app.command(name="new-plugin")
-@guarded
+@command(name="new-plugin")
 def new_plugin(
     name: str = typer.Argument(..., help="Plugin name, e.g. 'mygan' (package genmm_mygan)."),
     directory: Path = typer.Option(Path("."), "--dir", help="Where to create the package."),
@@ -242,8 +235,7 @@ def new_plugin(
     typer.echo(f"created {folder}; install it with: pip install -e {folder}")
 
 
-@app.command()
-@guarded
+@command()
 def bench(
     recipe: str = typer.Argument(..., help="Recipe YAML."),
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides."),

@@ -25,8 +25,6 @@ from genmm.registry import KINDS, Registry
 
 log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "genmm"
-
 
 @dataclass
 class PluginInfo:
@@ -46,12 +44,9 @@ class PluginManager:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("genmm")
         self.pm.add_hookspecs(hookspecs)
+        self.hook = self.pm.hook
         self.infos: dict[str, PluginInfo] = {}
         self._registry: Registry | None = None
-
-    @property
-    def hook(self) -> Any:
-        return self.pm.hook
 
     def add(self, module: ModuleType | object, name: str, source: str, version: str | None):
         """Register a plugin; one whose hooks do not match the contract is left out with its
@@ -77,7 +72,7 @@ class PluginManager:
         import genmm.core_plugin as core
 
         self.add(core, "core", "genmm (built in)", genmm.__version__)
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for entry_point in importlib.metadata.entry_points(group="genmm"):
             if "all" in disabled or entry_point.name in disabled:
                 continue
             dist = entry_point.dist

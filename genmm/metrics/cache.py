@@ -14,11 +14,6 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 
-def cache_dir() -> Path:
-    """``$GENMM_CACHE`` or ``~/.cache/genmm``."""
-    return Path(os.environ.get("GENMM_CACHE") or Path.home() / ".cache" / "genmm")
-
-
 def weights_hash(module: nn.Module) -> str:
     """A short digest of the weights, naming the network in a metric's record."""
     digest = hashlib.sha256()
@@ -35,7 +30,8 @@ def cached_network(
     in eval mode without gradients, with its cache file. A damaged cache file is trained again."""
     from safetensors.torch import load_file, save_file
 
-    path = cache_dir() / folder / f"{key}.safetensors"
+    cache = Path(os.environ.get("GENMM_CACHE") or Path.home() / ".cache" / "genmm")
+    path = cache / folder / f"{key}.safetensors"
     if path.exists():
         try:
             network.load_state_dict(load_file(path))
