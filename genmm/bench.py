@@ -108,7 +108,6 @@ def bare_seconds(run: Run, steps: int) -> float:
 
 
 def _same_optimizer(run: Run, role: str, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """A fresh optimiser of the run's class and settings for ``role``, over ``model``."""
     optimizer = run.optimization.optimizers[role]
     return type(optimizer)(model.parameters(), **optimizer.defaults)
 

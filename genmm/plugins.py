@@ -51,8 +51,8 @@ class PluginManager:
     def add(self, module: ModuleType | object, name: str, source: str, version: str | None):
         """Register a plugin; one whose hooks do not match the contract is left out with its
         error recorded, and the others still load."""
-        if name in self.infos:
-            previous = self.infos[name].source
+        if name in self.infos or self.pm.get_plugin(name) is not None:
+            previous = self.infos[name].source if name in self.infos else "?"
             raise PluginError(f"plugin name '{name}' is taken twice: {previous} and {source}")
         info = self.infos[name] = PluginInfo(name, source, version)
         self._registry = None

@@ -94,7 +94,6 @@ class TrainingProgress:
             self.progress.update(task, completed=completed, speed=speed, losses=_losses(logs))
 
     def finish(self, task: Any) -> None:
-        """The phase ran to its end."""
         phase = self.phases[task]
         phase.completed = phase.total
         if self.progress is not None:
