@@ -123,14 +123,6 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def comparable(recipe: dict[str, Any], manager: PluginManager) -> bool:
-    """A bare loop exists for core.gan with one adversarial loss and the keys above."""
-    phase = next(iter(recipe["phases"].values()))
-    factory = manager.registry.get("trainers", phase["trainer"]).factory
-    one_loss = len(recipe.get("losses", {})) == 1
-    return factory is GANTrainer and set(phase) <= COMPARABLE_KEYS and one_loss
-
-
 def benchmark(
     recipe: dict[str, Any],
     manager: PluginManager,
@@ -140,7 +132,12 @@ def benchmark(
     warmup: int,
     repeats: int,
 ) -> dict[str, Any]:
-    bare_too = comparable(recipe, manager)
+    """``genmm bench``'s figures: the framework's speed and, where comparable, its overhead."""
+    phase_name, phase = next(iter(recipe["phases"].items()))
+    trainer = manager.registry.get("trainers", phase["trainer"]).factory
+    # a bare loop exists for core.gan with one adversarial loss and the keys above
+    one_loss = len(recipe.get("losses", {})) == 1
+    bare_too = trainer is GANTrainer and set(phase) <= COMPARABLE_KEYS and one_loss
     _, run = framework_seconds(recipe, manager, warmup + 1)
     if bare_too:
         bare_seconds(run, warmup + 1)
@@ -150,8 +147,7 @@ def benchmark(
         framework.append(seconds)
         if bare_too:
             bare.append(bare_seconds(run, steps + 1))
-    phase_name, spec = next(iter(recipe["phases"].items()))
-    batch_size = int(spec.get("batch_size") or 1)
+    batch_size = int(phase.get("batch_size") or 1)
     seconds = statistics.median(framework)
     result: dict[str, Any] = {
         "recipe": recipe_file,
