@@ -1,9 +1,4 @@
-"""genmm: train and run generative adversarial networks from YAML recipes, through plugins.
-
-A plugin author needs ``import genmm`` and ``@genmm.hookimpl``; see docs/writing-plugins.md.
-"""
-
-from __future__ import annotations
+"""genmm: train and run GANs from YAML recipes, through plugins (docs/writing-plugins.md)."""
 
 from genmm import losses, metrics, training, writers
 from genmm.api import load, train
@@ -20,21 +15,7 @@ from genmm.surface import BuiltRun, TrainerRun
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BuiltRun",
-    "CheckpointError",
-    "DataError",
-    "GenmmError",
-    "PluginError",
-    "RecipeError",
-    "TrainerRun",
-    "TrainingError",
-    "hookimpl",
-    "load",
-    "losses",
-    "metrics",
-    "train",
-    "training",
-    "writers",
-    "__version__",
-]
+__all__ = ["BuiltRun", "TrainerRun", "hookimpl", "load", "train", "__version__"]
+__all__ += ["losses", "metrics", "training", "writers"]
+__all__ += ["CheckpointError", "DataError", "GenmmError", "PluginError", "RecipeError"]
+__all__ += ["TrainingError"]

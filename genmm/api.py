@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,8 @@ def resolve(
     manager: PluginManager,
     out: str | Path | None = None,
 ) -> tuple[dict[str, Any], str | None]:
-    """A recipe (a file, a shipped recipe's name, or a mapping) loaded, overridden, given the
-    core's defaults and validated; with the file it came from."""
+    """A recipe (a file, a shipped recipe's name or a mapping) overridden, defaulted and
+    validated; with the file it came from."""
     if isinstance(recipe, dict):
         file, recipe = None, recipes.apply_overrides(recipe, list(overrides), None)
         resolved = recipes.merge(recipes.DEFAULTS, recipe)
@@ -43,7 +44,7 @@ def find_recipe(name: str, manager: PluginManager) -> Path:
     if path.exists():
         return path
     shipped = recipes.shipped(manager)
-    stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
+    stem = path.name.removesuffix(".yaml")
     if stem in shipped:
         return shipped[stem]
     known = ", ".join(sorted(shipped)) or "none"
@@ -61,14 +62,8 @@ def train(
     progress: bool = False,
     manager: PluginManager | None = None,
 ) -> Run:
-    """Train a recipe (or continue ``resume``, a run folder); returns the finished run, its
-    ``status`` "completed" or "interrupted". ``resume`` continues from the checkpoint ``last``
-    names or, when that one is damaged, the newest whole one (the skipped ones are logged as
-    warnings, nothing is deleted). A fresh run refuses a folder that holds checkpoints, so
-    nothing is overwritten. ``progress`` shows a bar (on the main process, when the recipe's
-    ``runtime.progress`` allows)."""
-    import contextlib
-
+    """Train a recipe, or continue the run folder ``resume``; returns the finished run (its
+    ``status`` "completed" or "interrupted"). See docs/cli.md (``genmm run``)."""
     from genmm.plugins import get_manager
     from genmm.progress import TrainingProgress
     from genmm.training import checkpoint
@@ -79,17 +74,15 @@ def train(
     folder = checkpoint.find(resume) if resume is not None else None  # verified, with fallback
     if folder is not None:
         log.info("resuming from %s", folder)
-    if recipe is None:
-        if folder is None:
-            raise RecipeError("give a recipe, or a run folder to resume")
-        recipe = folder / checkpoint.RECIPE
-    resolved, file = resolve(recipe, overrides, manager=manager, out=out or resume)
+    elif recipe is None:
+        raise RecipeError("give a recipe, or a run folder to resume")
+    source = recipe if recipe is not None else folder / checkpoint.RECIPE
+    resolved, file = resolve(source, overrides, manager=manager, out=out or resume)
     run_folder = Path(resolved.get("out") or "runs/run")
     if folder is None and checkpoint.latest(run_folder / "checkpoints") is not None:
         message = f"{run_folder} already holds checkpoints; continue it with --resume {run_folder}"
-        raise RecipeError(
-            f"{message} or choose another --out (nothing was overwritten)", file, "out"
-        )
+        message += " or choose another --out (nothing was overwritten)"
+        raise RecipeError(message, file, "out")
     run = Run(resolved, manager, recipe_file=file, out=run_folder)
     if run.is_main:
         run.out.mkdir(parents=True, exist_ok=True)

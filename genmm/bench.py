@@ -1,12 +1,6 @@
-"""``genmm bench``: the real training loop against the plainest PyTorch loop of the same step.
+"""``genmm bench``: the real training loop against a bare PyTorch loop of the same step.
 
-The framework side is :func:`genmm.train` itself on the recipe's first phase (hooks, logging,
-the non-finite check, schedules, EMA; no checkpoints, samples or evaluations). The bare side
-is the same models with the same optimisers doing the same D/G alternation by hand. Both are
-timed from their second step to their last, alternating ``repeats`` times in one process;
-the medians and minima are reported with the load average. Overhead is
-``framework / bare - 1`` of the medians; its spread is the range of that ratio repeat by
-repeat.
+How both sides are timed and what the figures mean: docs/cli.md (``genmm bench``).
 """
 
 from __future__ import annotations
@@ -32,18 +26,6 @@ from genmm.training.run import Run, generate, sample_latent
 COMPARABLE_KEYS = {"trainer", "max_steps", "epochs", "batch_size", "optimizers", "schedules", "ema"}
 
 
-def quiet(recipe: dict[str, Any], out: str, steps: int) -> dict[str, Any]:
-    """The first phase alone, ``steps`` long, with nothing written but metrics."""
-    recipe = copy.deepcopy(recipe)
-    recipe["out"] = out
-    name = next(iter(recipe["phases"]))
-    phase = {k: v for k, v in recipe["phases"][name].items() if k != "epochs"}
-    recipe["phases"] = {name: {**phase, "max_steps": steps}}
-    recipe["eval"]["every"] = recipe["samples"]["every"] = recipe["checkpoint"]["every"] = 0
-    recipe["runtime"]["progress"] = False
-    return recipe
-
-
 class StepClock:
     """A hook plugin: the time of every ``genmm_step_end``."""
 
@@ -57,14 +39,21 @@ class StepClock:
 
 
 def framework_seconds(recipe: dict[str, Any], manager: PluginManager, steps: int) -> tuple:
-    """Seconds from the end of step 1 to the end of the last step, through genmm.train."""
+    """Seconds from the end of step 1 to the end of the last step, through genmm.train, of the
+    first phase alone, ``steps`` long, with nothing written but metrics."""
     from genmm.api import train
 
+    recipe = copy.deepcopy(recipe)
+    name, phase = next(iter(recipe["phases"].items()))
+    phase.pop("epochs", None)
+    recipe["phases"] = {name: {**phase, "max_steps": steps}}
+    recipe["eval"]["every"] = recipe["samples"]["every"] = recipe["checkpoint"]["every"] = 0
+    recipe["runtime"]["progress"] = False
     clock = StepClock()
     manager.pm.register(clock, name="bench-clock")
     try:
         with tempfile.TemporaryDirectory(prefix="genmm-bench-") as folder:
-            run = train(quiet(recipe, folder, steps), manager=manager)
+            run = train(recipe, out=folder, manager=manager)
             run.close()
     finally:
         manager.pm.unregister(name="bench-clock")
@@ -73,22 +62,21 @@ def framework_seconds(recipe: dict[str, Any], manager: PluginManager, steps: int
 
 def bare_seconds(run: Run, steps: int) -> float:
     """The same step as a plain PyTorch loop, on copies of the trained run's models."""
-    phase = next(iter(run.recipe["phases"].values()))
-    trainer = run.trainer
-    G = copy.deepcopy(run.models[trainer.generator_role])
-    D = copy.deepcopy(run.models[trainer.discriminator_role])
+    phase, trainer = next(iter(run.recipe["phases"].values())), run.trainer
+    roles = (trainer.generator_role, trainer.discriminator_role)
+    G, D = (copy.deepcopy(run.models[role]) for role in roles)
     loss: AdversarialLoss = run.losses[trainer.adversarial_role]
-    opt_g = _same_optimizer(run, trainer.generator_role, G)
-    opt_d = _same_optimizer(run, trainer.discriminator_role, D)
+    opt_g, opt_d = (_same_optimizer(run, role, model) for role, model in zip(roles, (G, D)))
     schedules = [
         torch.optim.lr_scheduler.LambdaLR(opt, run.optimization.schedulers[role].lr_lambdas[0])
-        for opt, role in ((opt_g, trainer.generator_role), (opt_d, trainer.discriminator_role))
+        for opt, role in zip((opt_g, opt_d), roles)
         if role in (phase.get("schedules") or {})
     ]
     decay = phase.get("ema")
     shadow = [p.detach().clone() for p in G.parameters()] if decay is not None else []
     dataset, batch = run.dataset, int(phase["batch_size"])
-    fetch = getattr(dataset, "get_batch", None)
+    collate = getattr(dataset, "get_batch", None)
+    collate = collate or (lambda chosen: default_collate([dataset[i] for i in chosen]))
     order = torch.randperm(len(dataset))
     conditional = getattr(D, "conditional", False)
     started = 0.0
@@ -96,9 +84,7 @@ def bare_seconds(run: Run, steps: int) -> float:
         if step == 1:
             synchronize(run.device)
             started = time.perf_counter()
-        indices = order[(step * batch) % len(dataset) :][:batch].tolist()
-        collate = fetch or (lambda chosen: default_collate([dataset[i] for i in chosen]))
-        real, condition = unpack(collate(indices))
+        real, condition = unpack(collate(order[(step * batch) % len(dataset) :][:batch].tolist()))
         real, condition = real.to(run.device), run.to_device(condition)
         fake = generate(G, sample_latent(G, real.shape[0], run.device), condition)
         extra = (condition,) if conditional else ()
@@ -122,7 +108,6 @@ def bare_seconds(run: Run, steps: int) -> float:
 
 
 def _same_optimizer(run: Run, role: str, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """A fresh optimiser of the run's class and settings for ``role``, over ``model``."""
     optimizer = run.optimization.optimizers[role]
     return type(optimizer)(model.parameters(), **optimizer.defaults)
 
@@ -138,14 +123,6 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def comparable(recipe: dict[str, Any], manager: PluginManager) -> bool:
-    """A bare loop exists for core.gan with one adversarial loss and the keys above."""
-    phase = next(iter(recipe["phases"].values()))
-    factory = manager.registry.get("trainers", phase["trainer"]).factory
-    one_loss = len(recipe.get("losses", {})) == 1
-    return factory is GANTrainer and set(phase) <= COMPARABLE_KEYS and one_loss
-
-
 def benchmark(
     recipe: dict[str, Any],
     manager: PluginManager,
@@ -155,7 +132,12 @@ def benchmark(
     warmup: int,
     repeats: int,
 ) -> dict[str, Any]:
-    bare_too = comparable(recipe, manager)
+    """``genmm bench``'s figures: the framework's speed and, where comparable, its overhead."""
+    phase_name, phase = next(iter(recipe["phases"].items()))
+    trainer = manager.registry.get("trainers", phase["trainer"]).factory
+    # a bare loop exists for core.gan with one adversarial loss and the keys above
+    one_loss = len(recipe.get("losses", {})) == 1
+    bare_too = trainer is GANTrainer and set(phase) <= COMPARABLE_KEYS and one_loss
     _, run = framework_seconds(recipe, manager, warmup + 1)
     if bare_too:
         bare_seconds(run, warmup + 1)
@@ -165,8 +147,7 @@ def benchmark(
         framework.append(seconds)
         if bare_too:
             bare.append(bare_seconds(run, steps + 1))
-    phase_name, spec = next(iter(recipe["phases"].items()))
-    batch_size = int(spec.get("batch_size") or 1)
+    batch_size = int(phase.get("batch_size") or 1)
     seconds = statistics.median(framework)
     result: dict[str, Any] = {
         "recipe": recipe_file,

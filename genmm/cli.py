@@ -1,4 +1,4 @@
-"""The ``genmm`` command line (typer). Only this module prints."""
+"""Train and run GANs from YAML recipes, through plugins."""
 
 from __future__ import annotations
 
@@ -18,11 +18,7 @@ from genmm import recipe as recipes
 from genmm.errors import GenmmError, RecipeError
 from genmm.registry import KINDS, check_call, singular
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Train and run GANs from YAML recipes, through plugins.",
-)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -30,24 +26,27 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Typed genmm errors print in one line; ``--debug`` (or GENMM_DEBUG=1) shows tracebacks."""
+def command(**settings: Any) -> Callable[[Callable[..., Any]], Any]:
+    """A typer command whose genmm errors print in one line (``--debug`` shows tracebacks)."""
 
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = kwargs.get("debug") or os.environ.get("GENMM_DEBUG") == "1"
-        level = logging.DEBUG if debug else logging.INFO
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-        try:
-            return function(*args, **kwargs)
-        except GenmmError as error:
-            if debug:
-                raise
-            fail(str(error))
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
+    def decorate(function: Callable[..., Any]) -> Any:
+        @functools.wraps(function)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            debug = kwargs.get("debug") or os.environ.get("GENMM_DEBUG") == "1"
+            level = logging.DEBUG if debug else logging.INFO
+            logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+            try:
+                return function(*args, **kwargs)
+            except GenmmError as error:
+                if debug:
+                    raise
+                fail(str(error))
+            except KeyboardInterrupt:
+                fail("interrupted", 130)
 
-    return wrapper
+        return app.command(**settings)(guarded)
+
+    return decorate
 
 
 def manager_for(plugin_files: list[Path] | None):
@@ -58,22 +57,18 @@ def manager_for(plugin_files: list[Path] | None):
 
 PluginOption = typer.Option(None, "--plugin", help="A one-off plugin file (repeatable).")
 DebugOption = typer.Option(False, "--debug", help="Show tracebacks.")
+TargetArgument = typer.Argument(..., help="Run folder or checkpoint folder.")
 
 
-@app.command()
-@guarded
+@command()
 def run(
     recipe: str | None = typer.Argument(None, help="Recipe YAML (or a shipped recipe's name)."),
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides: key.path=value"),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this folder."),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Print the resolved recipe, every default filled in, and exit."
-    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved recipe and exit."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (overrides `out`)."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Cap every phase."),
-    nproc: int = typer.Option(
-        1, "--nproc", min=1, help="Processes on this machine, by torch.distributed.run."
-    ),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Processes on this machine (torchrun)."),
     plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
 ) -> None:
@@ -106,16 +101,11 @@ def run(
 
 
 def launch(nproc: int) -> None:
-    """Re-run this command under torch's elastic launcher, ``nproc`` processes (never returns):
-    ``genmm run R --nproc 2`` is ``torchrun --standalone --nproc-per-node 2 -m genmm.cli run R``."""
-    arguments, skip = [], False
-    for argument in sys.argv[1:]:
-        if skip or argument.startswith("--nproc="):
-            skip = False
-        elif argument == "--nproc":
-            skip = True
-        else:
-            arguments.append(argument)
+    """Re-run this command as ``torchrun --standalone --nproc-per-node N -m genmm.cli ...``."""
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--nproc=")]
+    while "--nproc" in arguments:
+        index = arguments.index("--nproc")
+        del arguments[index : index + 2]
     launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
     os.execv(sys.executable, [sys.executable, *launcher, "-m", "genmm.cli", *arguments])
 
@@ -128,26 +118,25 @@ def parse_extra(arguments: list[str]) -> dict[str, Any]:
         item = arguments[index]
         if not item.startswith("--"):
             raise RecipeError(f"unexpected argument '{item}' (options look like --name value)")
-        key = item[2:].replace("-", "_")
-        if "=" in key:
-            key, value = key.split("=", 1)
+        name, equals, value = item[2:].partition("=")
+        key = name.replace("-", "_")
+        index += 1
+        if equals:
             options[key] = recipes.parse(value)
-        elif index + 1 < len(arguments) and not arguments[index + 1].startswith("--"):
-            raw = arguments[index + 1]
-            value = recipes.parse(raw)
-            options[key] = raw if isinstance(value, (dict, list)) or value is None else value
+        elif index < len(arguments) and not arguments[index].startswith("--"):
+            parsed = recipes.parse(arguments[index])
+            keep_text = isinstance(parsed, (dict, list)) or parsed is None
+            options[key] = arguments[index] if keep_text else parsed
             index += 1
         else:
             options[key] = True
-        index += 1
     return options
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@guarded
+@command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def generate(
     context: typer.Context,
-    target: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
+    target: Path = TargetArgument,
     n: int = typer.Option(16, "--n", help="How many samples."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Output file or folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples."),
@@ -166,26 +155,20 @@ def generate(
     parameters = [p for p in signature.parameters.values() if p.name not in ("run", "n", "out")]
     if any(p.kind is p.VAR_KEYWORD for p in parameters):  # passed on to the generator's forward
         forward = inspect.signature(run_.sampling_model().forward).parameters.values()
-        parameters = [p for p in parameters if p.kind is not p.VAR_KEYWORD] + [
-            p for p in forward if p.default is not p.empty and p.kind is not p.VAR_POSITIONAL
-        ]
-    parameters = [
-        p if p.kind is p.VAR_KEYWORD else p.replace(kind=p.KEYWORD_ONLY) for p in parameters
-    ]
-    accepted = signature.replace(parameters=parameters)
+        parameters = [p for p in parameters if p.kind is not p.VAR_KEYWORD]
+        parameters += [p for p in forward if p.default is not p.empty]  # no *args, **kwargs
+    accepted = signature.replace(parameters=[p.replace(kind=p.KEYWORD_ONLY) for p in parameters])
     check_call(run_.writer.generate, accepted, options, str(target), "generate")
     run_.generate_seed = seed
-    written = run_.writer.generate(run_, n, output, **options)
-    for path in written:
+    for path in run_.writer.generate(run_, n, output, **options):
         typer.echo(str(path))
         if output is None and run_.writer.suffix == path.suffix == ".txt":  # show text output
             typer.echo(path.read_text(encoding="utf-8"), nl=False)
 
 
-@app.command(name="eval")
-@guarded
+@command(name="eval")
 def evaluate(
-    target: Path = typer.Argument(..., help="Run folder or checkpoint folder."),
+    target: Path = TargetArgument,
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides of the recipe."),
     plugin: list[Path] | None = PluginOption,
     debug: bool = DebugOption,
@@ -195,15 +178,13 @@ def evaluate(
 
     manager = manager_for(plugin)
     run_ = load(target, overrides=list(overrides or []), manager=manager)
-    results: dict[str, float] = {}
+    record = {"checkpoint": str(run_.checkpoint_folder), "step": run_.step}
     for figures in manager.hook.genmm_evaluate(run=run_, step=run_.step):
-        results.update(figures or {})
-    record = {"checkpoint": str(run_.checkpoint_folder), "step": run_.step, **results}
+        record.update(figures or {})
     typer.echo(json.dumps(record))
 
 
-@app.command()
-@guarded
+@command()
 def plugins(
     hooks: bool = typer.Option(False, "--hooks", help="Also list each plugin's hooks."),
     plugin: list[Path] | None = PluginOption,
@@ -212,7 +193,7 @@ def plugins(
 ) -> None:
     """Every loaded plugin: where it came from, its version and what it registered."""
     manager = manager_for(plugin)
-    manager.registry  # noqa: B018 - fills `registered`
+    registry = manager.registry  # fills each plugin's `registered`
     rows = []
     for info in manager.infos.values():
         row = {"name": info.name, "source": info.source, "version": info.version}
@@ -228,23 +209,20 @@ def plugins(
             typer.echo(f"  FAILED TO LOAD: {row['error']}")
         for kind in KINDS:
             for name in row["registered"].get(kind, []):
-                component = manager.registry.components[kind][name]
-                about = "; ".join(f"{v}" for v in component.about.values())
+                about = "; ".join(map(str, registry.components[kind][name].about.values()))
                 typer.echo(f"  {singular(kind):<8} {name}" + (f"  — {about}" if about else ""))
-        if hooks and row.get("hooks"):
+        if row.get("hooks"):
             typer.echo(f"  hooks: {', '.join(row['hooks'])}")
 
 
-@app.command(name="recipes")
-@guarded
+@command(name="recipes")
 def list_recipes(plugin: list[Path] | None = PluginOption, debug: bool = DebugOption) -> None:
     """The recipes the loaded plugins ship, one line each (`genmm run NAME` runs one)."""
     for name, path in recipes.shipped(manager_for(plugin)).items():
         typer.echo(f"{name:<22} {recipes.read_yaml(path).get('description', '')}")
 
 
-@app.command(name="new-plugin")
-@guarded
+@command(name="new-plugin")
 def new_plugin(
     name: str = typer.Argument(..., help="Plugin name, e.g. 'mygan' (package genmm_mygan)."),
     directory: Path = typer.Option(Path("."), "--dir", help="Where to create the package."),
@@ -257,8 +235,7 @@ def new_plugin(
     typer.echo(f"created {folder}; install it with: pip install -e {folder}")
 
 
-@app.command()
-@guarded
+@command()
 def bench(
     recipe: str = typer.Argument(..., help="Recipe YAML."),
     overrides: list[str] | None = typer.Argument(None, help="Dotted overrides."),

@@ -1,7 +1,4 @@
-"""The core's own plugin: the loss zoo, the ``core.gan`` trainer and recipe evaluation.
-
-It is loaded through the same manager as every other plugin.
-"""
+"""The core's own plugin, loaded like any other: the loss zoo, ``core.gan``, recipe metrics."""
 
 from __future__ import annotations
 
@@ -28,7 +25,7 @@ def genmm_register_trainers(register: Register) -> None:
 
 @hookimpl
 def genmm_evaluate(run: Run, step: int) -> dict[str, float]:
-    """The recipe's ``eval.metrics``, each on a private random stream seeded by the step."""
+    """The recipe's ``eval.metrics``, each on a private random stream."""
     results: dict[str, float] = {}
     for metric in run.metrics:
         with run.evaluating(seed=run.recipe["seed"] + 7919):

@@ -1,13 +1,10 @@
-"""Typed errors that carry *where*: the file, the recipe key path or the item.
-
-The CLI prints ``str(error)`` in one or two lines without a traceback.
-"""
+"""Typed errors that carry *where*: the file, the recipe key path or the item."""
 
 from __future__ import annotations
 
 
 class GenmmError(Exception):
-    """Base of every error genmm raises on purpose."""
+    """Base of every error genmm raises on purpose; the CLI prints it in one line."""
 
 
 class RecipeError(GenmmError):

@@ -1,18 +1,10 @@
-"""The genmm plugin contract: every hook a plugin may implement.
-
-Registration hooks receive a ``register(name, factory, **about)`` callback. ``name`` is
-``<plugin>.<thing>``; ``factory`` is any callable whose signature is the schema that recipes
-are checked against; ``about`` is free text shown by ``genmm plugins`` (e.g. ``paper=...``).
-
-Lifecycle hooks see every run: the :class:`genmm.training.Run` object carries the recipe, the
-models, the data and the run folder.
-"""
+"""The genmm plugin contract: every hook a plugin may implement (docs/writing-plugins.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -57,8 +49,7 @@ def genmm_register_writers(register: Register) -> None:
 
 @hookspec
 def genmm_recipe_folders() -> list[Path]:
-    """Folders of recipes (``*.yaml``) the plugin ships: ``genmm recipes`` lists them and
-    ``genmm run NAME`` finds them by file stem."""
+    """Folders of recipes (``*.yaml``) the plugin ships, found by file stem."""
 
 
 @hookspec
@@ -86,8 +77,4 @@ def genmm_run_end(run: Run, status: str) -> None:
     """Called once when a run ends; ``status`` is "completed", "interrupted" or "failed"."""
 
 
-HOOK_NAMES: tuple[str, ...] = tuple(
-    name for name, value in dict(globals()).items() if name.startswith("genmm_") and callable(value)
-)
-
-__all__ = ["hookimpl", "hookspec", "HOOK_NAMES", "Register", "Any"]
+HOOK_NAMES: tuple[str, ...] = tuple(name for name in list(globals()) if name.startswith("genmm_"))

@@ -1,12 +1,11 @@
-"""The plugin manager: entry points of group ``genmm``, the core's own plugin, ``--plugin``.
+"""The plugin manager: entry points of group ``genmm``, the core's own plugin, ``--plugin`` files.
 
-Shape taken from simonw/llm: built-in components load through the same manager as a third
-party's, ``GENMM_DISABLE_PLUGINS`` (comma-separated names, or ``all`` for every entry-point
-plugin) chooses what loads, and a plugin that fails to import is reported while others load.
+Shaped after simonw/llm; see docs/writing-plugins.md and docs/cli.md (GENMM_DISABLE_PLUGINS).
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import importlib.util
 import logging
@@ -19,14 +18,12 @@ from typing import Any
 
 import pluggy
 
+import genmm
 from genmm import hookspecs
 from genmm.errors import PluginError
 from genmm.registry import KINDS, Registry
 
 log = logging.getLogger(__name__)
-
-ENTRY_POINT_GROUP = "genmm"
-CORE_PLUGIN = "genmm.core_plugin"
 
 
 @dataclass
@@ -47,43 +44,40 @@ class PluginManager:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("genmm")
         self.pm.add_hookspecs(hookspecs)
+        self.hook = self.pm.hook
         self.infos: dict[str, PluginInfo] = {}
         self._registry: Registry | None = None
 
-    @property
-    def hook(self) -> Any:
-        return self.pm.hook
-
     def add(self, module: ModuleType | object, name: str, source: str, version: str | None):
-        """Register a plugin; one whose hooks do not match the contract (a misspelt hook or
-        hook argument) is left out with its error recorded, and the others still load."""
-        if self.pm.get_plugin(name) is not None or name in self.infos:
+        """Register a plugin; one whose hooks do not match the contract is left out with its
+        error recorded, and the others still load."""
+        if name in self.infos or self.pm.get_plugin(name) is not None:
             previous = self.infos[name].source if name in self.infos else "?"
             raise PluginError(f"plugin name '{name}' is taken twice: {previous} and {source}")
-        self.infos[name] = PluginInfo(name, source, version)
+        info = self.infos[name] = PluginInfo(name, source, version)
         self._registry = None
-        problem = hook_problem(module)
-        if problem is None:
+        info.error = hook_problem(module)
+        if info.error is None:
             try:
                 self.pm.register(module, name=name)
+                info.hooks = sorted(c.name for c in self.pm.get_hookcallers(module) or [])
             except pluggy.PluginValidationError as error:  # e.g. a misspelt hook argument
-                problem = "; ".join(line.strip() for line in str(error).splitlines() if line)
-        if problem is not None:
-            self.infos[name].error = problem
-            log.warning("plugin '%s' is disabled: %s", name, problem)
+                info.error = "; ".join(line.strip() for line in str(error).splitlines() if line)
+        if info.error is not None:
+            log.warning("plugin '%s' is disabled: %s", name, info.error)
 
     def load_default(self, extra_files: list[str] | tuple[str, ...] = ()) -> None:
         """Load the core plugin, every entry point of group ``genmm`` and ``extra_files``."""
         disabled = {p.strip() for p in os.environ.get("GENMM_DISABLE_PLUGINS", "").split(",")}
         import genmm.core_plugin as core
 
-        self.add(core, "core", "genmm (built in)", _version("genmm"))
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        self.add(core, "core", "genmm (built in)", genmm.__version__)
+        for entry_point in importlib.metadata.entry_points(group="genmm"):
             if "all" in disabled or entry_point.name in disabled:
                 continue
-            distribution = entry_point.dist.name if entry_point.dist else "?"
-            version = entry_point.dist.version if entry_point.dist else None
-            source = f"{distribution} (entry point {entry_point.value})"
+            dist = entry_point.dist
+            version = dist.version if dist else None
+            source = f"{dist.name if dist else '?'} (entry point {entry_point.value})"
             try:
                 module = entry_point.load()
             except Exception as error:  # report by name, keep loading the others
@@ -96,46 +90,32 @@ class PluginManager:
             self.add(module, entry_point.name, source, version)
         for path in extra_files:
             self.load_file(path)
-        self.check()
 
     def load_file(self, path: str | os.PathLike[str]) -> None:
         """Load a one-off plugin from a Python file (``genmm run --plugin FILE.py``)."""
         file = Path(path)
         if not file.is_file():
             raise PluginError(f"{file}: plugin file not found")
-        name = file.stem
-        spec = importlib.util.spec_from_file_location(f"genmm_file_plugin_{name}", file)
+        spec = importlib.util.spec_from_file_location(f"genmm_file_plugin_{file.stem}", file)
         if spec is None or spec.loader is None:
             raise PluginError(f"{file}: cannot be imported as a Python module")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
+        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
         except Exception as error:
             raise PluginError(f"{file}: plugin failed to import: {type(error).__name__}: {error}")
-        self.add(module, name, f"file {file}", None)
-        self.check()
-
-    def check(self) -> None:
-        """Record which hooks each loaded plugin implements."""
-        for name, info in self.infos.items():
-            plugin = self.pm.get_plugin(name)
-            if plugin is not None:
-                info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
+        self.add(module, file.stem, f"file {file}", None)
 
     @property
     def registry(self) -> Registry:
-        if self._registry is None:
-            self._registry = self._build_registry()
-        return self._registry
-
-    def _build_registry(self) -> Registry:
+        """Every component the plugins register, built on first use."""
+        if self._registry is not None:
+            return self._registry
         registry = Registry()
         for info in self.infos.values():
             info.registered = {}
         for kind in KINDS:
-            caller = getattr(self.pm.hook, f"genmm_register_{kind}")
-            for implementation in caller.get_hookimpls():
+            for implementation in getattr(self.pm.hook, f"genmm_register_{kind}").get_hookimpls():
                 plugin_name = implementation.plugin_name
 
                 def register(name: str, factory: Any, _p: str = plugin_name, _k=kind, **about):
@@ -149,14 +129,13 @@ class PluginManager:
                 except Exception as error:
                     where = f"plugin '{plugin_name}' failed in genmm_register_{kind}"
                     raise PluginError(f"{where}: {type(error).__name__}: {error}") from error
+        self._registry = registry
         return registry
 
 
 def hook_problem(module: object) -> str | None:
     """A function named ``genmm_*`` that is no hook of the contract: its name, with the hook
     it probably means (pluggy would otherwise fail every plugin at start-up)."""
-    import difflib
-
     for attribute in dir(module):
         value = getattr(module, attribute, None)
         if getattr(value, "genmm_impl", None) is None or attribute in hookspecs.HOOK_NAMES:
@@ -165,13 +144,6 @@ def hook_problem(module: object) -> str | None:
         meant = f" (did you mean '{near[0]}'?)" if near else ""
         return f"'{attribute}' is not a genmm hook{meant}"
     return None
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 _manager: PluginManager | None = None
@@ -188,9 +160,3 @@ def get_manager(extra_files: list[str] | tuple[str, ...] = ()) -> PluginManager:
         if Path(path).stem not in _manager.infos:
             _manager.load_file(path)
     return _manager
-
-
-def reset_manager() -> None:
-    """Forget the loaded plugins (tests; after changing GENMM_DISABLE_PLUGINS)."""
-    global _manager
-    _manager = None

@@ -1,35 +1,34 @@
-"""Progress of the training loop: step, steps/s, ETA and the last losses.
-
-On a terminal, a rich bar per phase. When stderr is not a terminal (``nohup``, CI, ``| tee``,
-a log file) a bar would show nothing until the run ends, so plain lines are written instead:
-one at each phase's start and end, and one every ``interval`` seconds (30) in between::
-
-    [genmm] gan: start, step 0/6000
-    [genmm] gan: step 1230/6000 (20%), 41.0 steps/s, ETA 1m56s, d_loss=1.21 g_loss=0.734
-    [genmm] gan: done, step 6000/6000 in 2m26s, 41.1 steps/s, d_loss=1.19 g_loss=0.802
-"""
+"""Progress of the training loop: a rich bar on a terminal, plain lines elsewhere (docs/cli.md)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import rich.progress
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 #: seconds between two plain lines when stderr is not a terminal
 PLAIN_INTERVAL = 30.0
 #: losses shown per line (the first ones the trainer logs)
 SHOWN_LOSSES = 4
+
+
+@dataclass
+class Phase:
+    name: str
+    total: int
+    began: float
+    first: int
+    completed: int
+    logs: dict[str, float] = field(default_factory=dict)
+
+    def speed(self, now: float) -> float:
+        """Steps per second since the phase started (or resumed)."""
+        return (self.completed - self.first) / max(now - self.began, 1e-9)
 
 
 class TrainingProgress:
@@ -47,20 +46,17 @@ class TrainingProgress:
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled, self.plain, self.clock = enabled, not _is_terminal(self.stream), clock
-        self.interval, self.plain_interval, self.last = 1.0 / rate, interval, 0.0
-        self.started: dict[Any, tuple[float, int]] = {}
-        self.totals: dict[Any, int] = {}
-        self.names: dict[Any, str] = {}
-        self.state: dict[Any, tuple[int, dict[str, float]]] = {}
-        self.progress: Progress | None = None
+        self.interval, self.last = interval if self.plain else 1.0 / rate, 0.0
+        self.phases: dict[Any, Phase] = {}
+        self.progress: rich.progress.Progress | None = None
         if not self.plain:
             console = Console(stderr=True) if stream is None else Console(file=stream)
-            columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
-            columns += [TextColumn("{task.fields[speed]}"), TimeElapsedColumn(), TextColumn("ETA")]
-            columns += [TimeRemainingColumn(), TextColumn("{task.fields[losses]}")]
-            self.progress = Progress(
-                *columns, console=console, disable=not enabled, transient=False
-            )
+            text = rich.progress.TextColumn
+            columns = [text("[bold]{task.description}"), rich.progress.BarColumn()]
+            columns += [rich.progress.MofNCompleteColumn(), text("{task.fields[speed]}")]
+            columns += [rich.progress.TimeElapsedColumn(), text("ETA")]
+            columns += [rich.progress.TimeRemainingColumn(), text("{task.fields[losses]}")]
+            self.progress = rich.progress.Progress(*columns, console=console, disable=not enabled)
 
     def __enter__(self) -> TrainingProgress:
         if self.progress is not None:
@@ -73,60 +69,50 @@ class TrainingProgress:
 
     def start(self, name: str, total: int, completed: int) -> Any:
         """A phase begins (or resumes at ``completed``); returns its task."""
-        now = self.clock()
+        self.last = self.clock()
         if self.progress is not None:
             task = self.progress.add_task(
                 name, total=total, completed=completed, speed="", losses=""
             )
         else:
-            task = len(self.names)
-            self.last = now
+            task = len(self.phases)
             self.write(f"{name}: start, step {completed}/{total}")
-        self.started[task], self.totals[task] = (now, completed), total
-        self.names[task], self.state[task] = name, (completed, {})
+        self.phases[task] = Phase(name, total, self.last, completed, completed)
         return task
 
     def update(self, task: Any, completed: int, logs: dict[str, float]) -> None:
         """``completed`` steps of the phase done; ``logs`` the last step's losses."""
-        now = self.clock()
-        self.state[task] = (completed, dict(logs))
-        if self.progress is None:
-            if now - self.last >= self.plain_interval:
-                self.last = now
-                self.write(self.line(task, now))
-            return
+        now, phase = self.clock(), self.phases[task]
+        phase.completed, phase.logs = completed, dict(logs)
         if now - self.last < self.interval:
             return
         self.last = now
-        speed = f"{self.speed(task, completed, now):.1f} it/s"
-        self.progress.update(task, completed=completed, speed=speed, losses=_losses(logs))
+        if self.progress is None:
+            self.write(self.line(phase, now))
+        else:
+            speed = f"{phase.speed(now):.1f} it/s"
+            self.progress.update(task, completed=completed, speed=speed, losses=_losses(logs))
 
     def finish(self, task: Any) -> None:
-        """The phase ran to its end."""
-        total = self.totals[task]
+        phase = self.phases[task]
+        phase.completed = phase.total
         if self.progress is not None:
-            self.progress.update(task, completed=total)
-            return
-        now, (began, _) = self.clock(), self.started[task]
-        logs = self.state[task][1]
-        done = f"{self.names[task]}: done, step {total}/{total} in {_duration(now - began)}"
-        parts = [done, f"{self.speed(task, total, now):.1f} steps/s"]
-        self.write(", ".join(parts + ([_losses(logs)] if logs else [])))
+            self.progress.update(task, completed=phase.total)
+        else:
+            self.write(self.line(phase, self.clock(), done=True))
 
-    def speed(self, task: Any, completed: int, now: float) -> float:
-        """Steps per second since the phase started (or resumed)."""
-        began, first = self.started[task]
-        return (completed - first) / max(now - began, 1e-9)
-
-    def line(self, task: Any, now: float) -> str:
-        """``gan: step 1230/6000 (20%), 41.0 steps/s, ETA 1m56s, d_loss=1.21 g_loss=0.734``"""
-        (completed, logs), total = self.state[task], self.totals[task]
-        speed = self.speed(task, completed, now)
-        share = f" ({100 * completed // total}%)" if total else ""
-        eta = _duration((total - completed) / speed) if speed > 0 else "?"
-        parts = [f"{self.names[task]}: step {completed}/{total}{share}", f"{speed:.1f} steps/s"]
-        parts.append(f"ETA {eta}")
-        return ", ".join(parts + ([_losses(logs)] if logs else []))
+    def line(self, phase: Phase, now: float, done: bool = False) -> str:
+        """``gan: step 1230/6000 (20%), 41.0 steps/s, ETA 1m56s, d_loss=1.21 g_loss=0.734``, or
+        ``gan: done, step 6000/6000 in 2m26s, 41.1 steps/s, d_loss=1.19 g_loss=0.802``."""
+        speed, steps = phase.speed(now), f"step {phase.completed}/{phase.total}"
+        if done:
+            parts = [f"{phase.name}: done, {steps} in {_duration(now - phase.began)}"]
+            parts.append(f"{speed:.1f} steps/s")
+        else:
+            share = f" ({100 * phase.completed // phase.total}%)" if phase.total else ""
+            eta = _duration((phase.total - phase.completed) / speed) if speed > 0 else "?"
+            parts = [f"{phase.name}: {steps}{share}", f"{speed:.1f} steps/s", f"ETA {eta}"]
+        return ", ".join(parts + ([_losses(phase.logs)] if phase.logs else []))
 
     def write(self, line: str) -> None:
         if self.enabled:

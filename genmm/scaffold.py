@@ -1,8 +1,4 @@
-"""``genmm new-plugin NAME``: a working plugin package in the shape docs/writing-plugins.md
-describes (contract v2): a dataset that describes itself and holds data out, a generator and a
-discriminator whose widths come from that description, a metric on the held-out data, a CSV
-writer whose sampling option reaches the generator's forward, a recipe shipped through
-``genmm_recipe_folders`` (package data) that trains through ``core.gan``, and a test."""
+"""``genmm new-plugin NAME``: a working plugin package (what it holds: docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -23,7 +19,7 @@ def write_plugin(name: str, directory: Path) -> Path:
     if folder.exists():
         raise GenmmError(f"{folder} already exists; nothing was overwritten")
     for template in sorted(TEMPLATES.rglob("*.tmpl")):
-        relative = str(template.relative_to(TEMPLATES))[: -len(".tmpl")]
+        relative = str(template.relative_to(TEMPLATES)).removesuffix(".tmpl")
         path = folder / relative.replace("__name__", name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.read_text(encoding="utf-8").replace("__name__", name), "utf-8")

@@ -10,12 +10,9 @@ if TYPE_CHECKING:
 
 
 class Writer:
-    """Base class of registered writers: subclasses implement :meth:`write`. Sampling options
-    (``--truncation``, ``--label``) are keyword arguments of :meth:`generate`, checked by the CLI
-    and passed on to ``run.sample(n, **options)``: no writer sets state on a model."""
+    """Base class of registered writers: subclasses implement :meth:`write` (docs/cli.md)."""
 
-    #: file name ending of the default output, e.g. ".png"
-    suffix: str = ""
+    suffix: str = ""  # file name ending of the default output, e.g. ".png"
 
     def write(self, samples: Any, path: Path) -> list[Path]:
         """Write ``samples`` to ``path`` (a stem or a file name); return the files written."""
@@ -27,7 +24,7 @@ class Writer:
         return self.write(samples, stem.with_suffix(self.suffix) if self.suffix else stem)
 
     def generate(self, run: Run, n: int, out: Path | None, **options: Any) -> list[Path]:
-        """``genmm generate RUN --n N -o OUT``: new samples from the trained generator."""
+        """``genmm generate RUN --n N -o OUT``; sampling options go to ``run.sample``."""
         with run.evaluating(seed=run.generate_seed):
             samples = run.sample(n, **options)
         return self.write(samples, output_path(run, out, self.suffix))

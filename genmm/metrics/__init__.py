@@ -11,9 +11,7 @@ if TYPE_CHECKING:
 
 
 class Metric:
-    """A registered metric: ``__call__(run) -> {name: value}``, run inside ``run.evaluating()``
-    (eval mode, no gradients, a private random stream); held-out data is
-    ``run.dataset.held_out_set()``."""
+    """A registered metric: ``__call__(run) -> {name: value}``, inside ``run.evaluating()``."""
 
     def __call__(self, run: Run) -> dict[str, float]:
         raise NotImplementedError

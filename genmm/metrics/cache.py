@@ -1,11 +1,4 @@
-"""A metric's own network (a feature classifier), trained once and kept on disk.
-
-``cached_network("image-features", key, network, train, "image feature network")`` loads
-``$GENMM_CACHE/image-features/<key>.safetensors`` (``~/.cache/genmm`` by default) into
-``network``, or calls ``train()`` and saves what it returns there atomically. A damaged cache
-file is trained again, with a warning. :func:`weights_hash` names the weights in a metric's
-record, so two figures say whether they came from the same network.
-"""
+"""A metric's own network (a feature classifier), trained once and kept on disk."""
 
 from __future__ import annotations
 
@@ -21,12 +14,8 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 
-def cache_dir() -> Path:
-    """``$GENMM_CACHE`` or ``~/.cache/genmm``."""
-    return Path(os.environ.get("GENMM_CACHE") or Path.home() / ".cache" / "genmm")
-
-
 def weights_hash(module: nn.Module) -> str:
+    """A short digest of the weights, naming the network in a metric's record."""
     digest = hashlib.sha256()
     for name, value in sorted(module.state_dict().items()):
         digest.update(name.encode())
@@ -37,11 +26,12 @@ def weights_hash(module: nn.Module) -> str:
 def cached_network(
     folder: str, key: str, network: nn.Module, train: Callable[[], nn.Module], what: str
 ) -> tuple[nn.Module, Path]:
-    """``network`` with the cached weights of ``key``, or ``train()``'s network, saved; both in
-    eval mode without gradients. Returns the network and its cache file."""
+    """``network`` with the weights cached under ``key`` or else ``train()``'s, saved atomically;
+    in eval mode without gradients, with its cache file. A damaged cache file is trained again."""
     from safetensors.torch import load_file, save_file
 
-    path = cache_dir() / folder / f"{key}.safetensors"
+    cache = Path(os.environ.get("GENMM_CACHE") or Path.home() / ".cache" / "genmm")
+    path = cache / folder / f"{key}.safetensors"
     if path.exists():
         try:
             network.load_state_dict(load_file(path))

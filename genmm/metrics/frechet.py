@@ -12,8 +12,7 @@ def gaussian_statistics(features: Tensor) -> tuple[Tensor, Tensor]:
     features = features.double()
     mean = features.mean(0)
     centred = features - mean
-    covariance = centred.T @ centred / max(1, features.shape[0] - 1)
-    return mean, covariance
+    return mean, centred.T @ centred / max(1, features.shape[0] - 1)
 
 
 def _sqrt_psd(matrix: Tensor) -> Tensor:
@@ -36,19 +35,16 @@ def kernel_inception_distance(
 ) -> float:
     """Mean unbiased MMD^2 over random subsets, kernel k(a, b) = (a.b / d + 1)^3."""
     x, y = x.double(), y.double()
-    dim = x.shape[1]
     size = min(subset_size, x.shape[0], y.shape[0])
+    kernel = lambda a, b: (a @ b.T / x.shape[1] + 1) ** 3
+
+    def within(a: Tensor) -> Tensor:  # the mean of k over distinct pairs of one set
+        k = kernel(a, a)
+        return (k.sum() - k.diag().sum()) / (size * (size - 1))
+
     total = 0.0
     for _ in range(subsets):
         a = x[torch.randperm(x.shape[0])[:size]]
         b = y[torch.randperm(y.shape[0])[:size]]
-        kxx = (a @ a.T / dim + 1) ** 3
-        kyy = (b @ b.T / dim + 1) ** 3
-        kxy = (a @ b.T / dim + 1) ** 3
-        off = size * (size - 1)
-        total += float(
-            (kxx.sum() - kxx.diag().sum()) / off
-            + (kyy.sum() - kyy.diag().sum()) / off
-            - 2 * kxy.mean()
-        )
+        total += float(within(a) + within(b) - 2 * kernel(a, b).mean())
     return total / subsets
