@@ -102,7 +102,8 @@ def save(
         for part, text in texts.items():
             writing = temporary / part
             writing.write_text(text, encoding="utf-8")
-        files = {part: facts(temporary / part) for part in (WEIGHTS, STATE, *texts)}
+        written = [temporary / part for part in (WEIGHTS, STATE, *texts)]
+        files = {f.name: {"bytes": f.stat().st_size, "sha256": digest(f)} for f in written}
         writing = temporary / META
         writing.write_text(json.dumps({**meta, "files": files}, indent=2), encoding="utf-8")
         for writing in temporary.iterdir():
@@ -179,10 +180,6 @@ def unused(path: Path) -> Path:
         number += 1
         candidate = path.with_name(f"{path.name}-{number}")
     return candidate
-
-
-def facts(file: Path) -> dict[str, Any]:
-    return {"bytes": file.stat().st_size, "sha256": digest(file)}
 
 
 def digest(file: Path) -> str:
