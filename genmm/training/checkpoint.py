@@ -1,15 +1,4 @@
-"""Atomic checkpoints: ``model.safetensors`` (weights), ``state.pt`` (everything else, loadable
-with ``weights_only=True``), ``meta.json``, the resolved ``recipe.yaml`` and ``description.json``.
-
-A checkpoint is written to a hidden ``.tmp-<name>-<pid>`` folder and renamed into place; ``last``
-is switched only afterwards, so a crash or kill at any moment leaves the previous checkpoint
-intact. ``meta.json``, written last, records every other file's size and sha256, so
-:func:`verify` tells a whole checkpoint from a damaged one and :func:`find` takes the newest
-whole one, skipping damaged ones with a warning (it deletes nothing). A failed write removes its
-temporary folder and raises a :class:`CheckpointError` saying how much space it needs. Fault tests
-patch the steps of :func:`save` (:func:`write_weights`, :func:`write_state`, :func:`publish`,
-:func:`point_last`, :func:`prune`) to stop a write half-way.
-"""
+"""Atomic, verified checkpoints: layout, atomicity and faults in docs/architecture.md."""
 
 from __future__ import annotations
 
@@ -21,13 +10,11 @@ import logging
 import os
 import random
 import shutil
-import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
@@ -38,12 +25,13 @@ log = logging.getLogger(__name__)
 WEIGHTS, STATE, META, RECIPE = "model.safetensors", "state.pt", "meta.json", "recipe.yaml"
 DESCRIPTION = "description.json"  # the dataset's plain-data description
 REQUIRED = (WEIGHTS, STATE, META, RECIPE)
-#: what each file holds, for error messages
-WHAT = {WEIGHTS: "weights", STATE: "training state", META: "metadata", RECIPE: "recipe"}
+WHAT = {WEIGHTS: "weights", STATE: "training state", RECIPE: "recipe"}  # for error messages
 WHAT[DESCRIPTION] = "data description"
 HIDDEN = (".tmp-", ".old-", ".last-", ".del-")  # a save's scratch names, suffixed with its pid
 MB = 1024 * 1024
 DAMAGED = "the file is damaged or truncated"
+DISK_FULL = ("no space left", "os error 28", "quota exceeded")  # as open, safetensors, torch say
+SKIPPED = "skipped checkpoint %s: %s; using %s, the newest whole checkpoint (nothing was deleted)"
 
 
 def rng_state() -> dict[str, Any]:
@@ -70,9 +58,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def flatten_weights(modules: dict[str, torch.nn.Module]) -> tuple[dict[str, torch.Tensor], dict]:
     """One flat tensor table; tensors sharing storage (tied weights) are stored once."""
-    tensors: dict[str, torch.Tensor] = {}
-    aliases: dict[str, str] = {}
-    seen: dict[tuple, str] = {}
+    tensors, aliases, seen = {}, {}, {}
     for prefix, module in modules.items():
         for key, tensor in module.state_dict().items():
             name = f"{prefix}.{key}"
@@ -86,7 +72,6 @@ def flatten_weights(modules: dict[str, torch.nn.Module]) -> tuple[dict[str, torc
     return tensors, aliases
 
 
-# ---------------------------------------------------------------------- writing
 def save(
     folder: Path,
     name: str,
@@ -97,31 +82,28 @@ def save(
     keep: int,
     description: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``folder/name`` atomically, point ``folder/last`` at it, keep the newest ``keep``.
-    A failed write leaves the previous checkpoint and ``last`` untouched."""
+    """Write ``folder/name`` atomically, point ``folder/last`` at it, keep the newest ``keep``."""
     folder.mkdir(parents=True, exist_ok=True)
     sweep(folder)
     final, temporary = folder / name, folder / f".tmp-{name}-{os.getpid()}"
-    if temporary.exists():
-        shutil.rmtree(temporary)
+    shutil.rmtree(temporary, ignore_errors=True)
     tensors, aliases = flatten_weights(modules)
     texts = {RECIPE: recipe_text, DESCRIPTION: json.dumps(description or {})}
-    weights = sum(t.numel() * t.element_size() for t in tensors.values()) + 128 * len(tensors)
-    sizes = {WEIGHTS: weights, STATE: tensor_bytes(state) + 4096}  # estimates, for errors
-    sizes |= {part: len(text.encode("utf-8")) for part, text in texts.items()} | {META: 1024}
+    sizes = {WEIGHTS: sum(t.numel() * t.element_size() + 128 for t in tensors.values())}
+    sizes |= {STATE: tensor_bytes(state) + 4096, META: 1024}  # estimates, for errors
+    sizes |= {part: len(text.encode("utf-8")) for part, text in texts.items()}
     writing = final
     try:
         temporary.mkdir()
         writing = temporary / WEIGHTS
         write_weights(writing, tensors, aliases)
-        sizes[WEIGHTS] = writing.stat().st_size
         writing = temporary / STATE
         write_state(writing, state)
-        sizes[STATE] = writing.stat().st_size
         for part, text in texts.items():
             writing = temporary / part
             writing.write_text(text, encoding="utf-8")
-        files = {p: facts(temporary / p) for p in (WEIGHTS, STATE, *texts)}
+        written = [temporary / part for part in (WEIGHTS, STATE, *texts)]
+        files = {f.name: {"bytes": f.stat().st_size, "sha256": digest(f)} for f in written}
         writing = temporary / META
         writing.write_text(json.dumps({**meta, "files": files}, indent=2), encoding="utf-8")
         for writing in temporary.iterdir():
@@ -131,7 +113,7 @@ def save(
         publish(temporary, final)
     except (OSError, SafetensorError, RuntimeError) as error:  # what the writers raise
         shutil.rmtree(temporary, ignore_errors=True)
-        raise CheckpointError(write_failure(folder, final, writing, error, sizes)) from error
+        raise CheckpointError(write_failure(final, writing, error, sizes)) from error
     try:
         point_last(folder, name)
     except OSError as error:
@@ -152,9 +134,8 @@ def write_state(file: Path, state: dict[str, Any]) -> None:
 
 
 def publish(temporary: Path, final: Path) -> None:
-    """Rename the written folder into place. A checkpoint already at that name (a resumed run
-    reaching a step again) is replaced when whole; a damaged one is kept as ``damaged-<name>``."""
-    trash = None
+    """Rename the written folder into place, replacing a whole one there; a damaged one is kept."""
+    trash = final.parent / f".old-{final.name}-{os.getpid()}"
     if final.exists():
         try:
             verify(final)
@@ -163,16 +144,14 @@ def publish(temporary: Path, final: Path) -> None:
             os.rename(final, aside)
             log.warning("%s was damaged (%s); kept it as %s", final.name, problem, aside.name)
         else:
-            trash = final.parent / f".old-{final.name}-{os.getpid()}"
             os.rename(final, trash)
     try:
         os.rename(temporary, final)
     except BaseException:
-        if trash:
+        if trash.exists():
             os.rename(trash, final)
         raise
-    if trash:
-        shutil.rmtree(trash, ignore_errors=True)
+    shutil.rmtree(trash, ignore_errors=True)
     sync_folder(final.parent)
 
 
@@ -203,10 +182,6 @@ def unused(path: Path) -> Path:
     return candidate
 
 
-def facts(file: Path) -> dict[str, Any]:
-    return {"bytes": file.stat().st_size, "sha256": digest(file)}
-
-
 def digest(file: Path) -> str:
     with open(file, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
@@ -220,20 +195,17 @@ def tensor_bytes(value: Any) -> int:
     return sum(map(tensor_bytes, value)) if isinstance(value, (list, tuple)) else 16
 
 
-def write_failure(
-    folder: Path, final: Path, file: Path, error: BaseException, sizes: dict[str, int]
-) -> str:
+def write_failure(final: Path, file: Path, error: BaseException, sizes: dict[str, int]) -> str:
     """The message of a failed write: what, where, the space needed and what survived."""
     parts = ", ".join(f"{part} {size / MB:.2f}" for part, size in sizes.items())
     try:
-        free = f"{shutil.disk_usage(folder).free / MB:.1f} MB free there"
+        free = f"{shutil.disk_usage(final.parent).free / MB:.1f} MB free there"
     except OSError:
         free = "free space unknown"
-    previous = latest(folder)
+    previous = latest(final.parent)
     kept = f"the previous checkpoint {previous.name} is intact" if previous else "none is kept"
-    text = str(error).lower()  # a full disk as open (errno), safetensors or torch report it
     full = getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
-    if full or any(s in text for s in ("no space left", "os error 28", "quota exceeded")):
+    if full or any(words in str(error).lower() for words in DISK_FULL):
         cause = "no space left on device"
     elif isinstance(error, OSError) and error.strerror:
         cause = error.strerror
@@ -248,9 +220,7 @@ def write_failure(
 
 
 def sweep(folder: Path) -> None:
-    """Tidy what a killed writer left: its ``.tmp-*`` folder and ``.last-*`` link are removed; a
-    ``.old-<name>-<pid>`` (a checkpoint moved aside for its replacement) is put back when the
-    replacement never arrived. Only for writers that are no longer running."""
+    """Tidy what killed writers left: scratch removed, a moved-aside checkpoint put back."""
     for path in folder.iterdir():
         prefix = next((p for p in HIDDEN if path.name.startswith(p)), None)
         if prefix is None:
@@ -277,7 +247,6 @@ def alive(pid: int) -> bool:
     return True
 
 
-# ---------------------------------------------------------------------- finding
 def complete(folder: Path) -> bool:
     """Every file is there (a cheap test; :func:`verify` checks that each is whole)."""
     return all((folder / part).is_file() for part in REQUIRED)
@@ -296,8 +265,7 @@ def prune(folder: Path, keep: int) -> None:
     last = latest(folder)
     for old in checkpoints(folder)[:-keep] if keep > 0 else []:
         if last is None or old.resolve() != last.resolve():
-            # renamed out of the step-* names first: a kill during the delete leaves a hidden
-            # folder (swept by the next save), never a half-deleted checkpoint
+            # hidden first: a kill mid-delete leaves scratch for sweep, not a half checkpoint
             doomed = folder / f".del-{old.name}-{os.getpid()}"
             os.rename(old, doomed)
             shutil.rmtree(doomed, ignore_errors=True)
@@ -313,9 +281,7 @@ def latest(folder: Path) -> Path | None:
 
 
 def find(path: str | os.PathLike[str]) -> Path:
-    """A whole checkpoint from a run, checkpoints or checkpoint folder: the one ``last`` names,
-    else the newest whole one (each skipped one logged with its reason); a checkpoint folder
-    named directly is used as it is or refused, naming the damaged file."""
+    """A whole checkpoint from a run, checkpoints or checkpoint folder (docs/architecture.md)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such run or checkpoint")
@@ -323,39 +289,29 @@ def find(path: str | os.PathLike[str]) -> Path:
         verify(path)
         return path
     for folder in (path / "checkpoints", path):
-        # what ``last`` names first, then every step-* folder, newest first
-        tried = sorted(step_folders(folder), key=lambda p: p.name, reverse=True)
         link = folder / "last"
-        if link.is_symlink() and link.resolve() in [p.resolve() for p in tried]:
-            tried.sort(key=lambda p: p.resolve() != link.resolve())  # stable: the rest keep order
-        if tried:
-            return first_whole(folder, tried)
+        named = link.resolve() if link.is_symlink() else None
+        tried = sorted(step_folders(folder), key=lambda p: (p.resolve() == named, p.name))
+        skipped: list[tuple[str, CheckpointError]] = []
+        for candidate in reversed(tried):  # what ``last`` names, then newest first
+            try:
+                verify(candidate)
+            except CheckpointError as problem:
+                skipped.append((candidate.name, problem))
+                continue
+            for name, problem in skipped:
+                log.warning(SKIPPED, name, problem, candidate.name)
+            return candidate
+        if skipped:
+            reasons = "; ".join(str(problem) for _, problem in skipped)
+            raise CheckpointError(
+                f"{folder}: no complete checkpoint, every one is damaged: {reasons}"
+            )
     raise CheckpointError(f"{path}: no complete checkpoint found (expected checkpoints/step-*/)")
 
 
-def first_whole(folder: Path, tried: list[Path]) -> Path:
-    skipped: list[str] = []
-    for candidate in tried:
-        try:
-            verify(candidate)
-        except CheckpointError as problem:
-            skipped.append(f"skipped checkpoint {candidate.name}: {problem}")
-            continue
-        for why in skipped:
-            log.warning(
-                "%s; using %s, the newest whole checkpoint (nothing was deleted)",
-                why,
-                candidate.name,
-            )
-        return candidate
-    reasons = "; ".join(why.partition(": ")[2] for why in skipped)
-    raise CheckpointError(f"{folder}: no complete checkpoint, every one is damaged: {reasons}")
-
-
 def verify(folder: Path) -> dict[str, Any]:
-    """The metadata, once every file is whole, cheap checks first: all there, ``meta.json``
-    read, each size, each sha256 (without checksums: the weights' header against the file's
-    size, the state loaded, the recipe parsed); else a CheckpointError naming the file."""
+    """The metadata once every file is there, of its size and sha256; else a CheckpointError."""
     missing = [part for part in REQUIRED if not (folder / part).is_file()]
     if missing:
         raise CheckpointError(f"{folder}: incomplete checkpoint, missing {', '.join(missing)}")
@@ -364,17 +320,9 @@ def verify(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{folder / META}: not a mapping; the metadata file is damaged")
     files = meta.get("files")
     if not isinstance(files, dict):
-        check_weights_header(folder / WEIGHTS)
-        load_state(folder)
-        try:
-            yaml.safe_load((folder / RECIPE).read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError) as error:
-            raise CheckpointError(
-                f"{folder / RECIPE}: cannot read the recipe ({error}); the file is damaged"
-            )
-        return meta
-    recorded = {folder / part: (WHAT[part], files[part]) for part in WHAT if part in files}
-    for file, (what, expected) in recorded.items():
+        raise CheckpointError(f"{folder / META}: no table of files; the metadata file is damaged")
+    recorded = [(folder / part, what, files[part]) for part, what in WHAT.items() if part in files]
+    for file, what, expected in recorded:
         size = file.stat().st_size if file.is_file() else None
         if size != expected.get("bytes"):
             found = "missing" if size is None else f"{size} bytes"
@@ -382,7 +330,7 @@ def verify(folder: Path) -> dict[str, Any]:
                 f"{file}: {found} where {expected.get('bytes')} were written; the {what} file is "
                 "truncated or damaged"
             )
-    for file, (what, expected) in recorded.items():
+    for file, what, expected in recorded:
         if digest(file) != expected.get("sha256"):
             raise CheckpointError(
                 f"{file}: its sha256 differs from the one meta.json recorded; the {what} file is "
@@ -391,27 +339,6 @@ def verify(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def check_weights_header(file: Path) -> None:
-    """A safetensors file's header read and its tensors' extent compared with the file size."""
-    size = file.stat().st_size
-    try:
-        with open(file, "rb") as handle:
-            (length,) = struct.unpack("<Q", handle.read(8))
-            if length > size - 8:
-                raise ValueError(f"header of {length} bytes in a file of {size}")
-            header = json.loads(handle.read(length))
-        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
-    except (OSError, ValueError, KeyError, TypeError, IndexError, struct.error) as error:
-        raise CheckpointError(f"{file}: cannot read weights ({error}); {DAMAGED}")
-    described = 8 + length + max(ends, default=0)
-    if described != size:
-        raise CheckpointError(
-            f"{file}: {size} bytes where its header describes {described}; the weights file is "
-            "truncated or damaged"
-        )
-
-
-# ---------------------------------------------------------------------- loading
 def load_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
     """Per-prefix state dicts from ``model.safetensors``; a damaged file is a CheckpointError."""
     file = folder / WEIGHTS
@@ -435,10 +362,8 @@ def load_state(folder: Path) -> dict[str, Any]:
     try:
         return torch.load(folder / STATE, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated pickles raise several kinds of error
-        raise CheckpointError(
-            f"{folder / STATE}: cannot read training state ({type(error).__name__}: {error}); "
-            + DAMAGED
-        )
+        why = f"{type(error).__name__}: {error}"
+        raise CheckpointError(f"{folder / STATE}: cannot read training state ({why}); {DAMAGED}")
 
 
 def load_meta(folder: Path) -> dict[str, Any]:

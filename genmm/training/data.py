@@ -1,8 +1,4 @@
-"""Deterministic, resumable batching over a map-style dataset.
-
-The order of epoch ``e`` is a permutation drawn from ``seed + e``, so the position
-(epoch, index) alone restores the exact stream after a resume.
-"""
+"""Deterministic, resumable batches: epoch ``e``'s order is drawn from ``seed + e``."""
 
 from __future__ import annotations
 
@@ -34,8 +30,7 @@ class BatchStream:
             raise DataError(f"{name}: the dataset is empty")
         self.dataset, self.size, self.batch_size, self.seed = dataset, size, batch_size, seed
         self.rank, self.world_size = rank, world_size
-        self.epoch, self.index = 0, 0
-        self._order: torch.Tensor | None = None
+        self.epoch, self.index, self._order = 0, 0, None
         collate = getattr(dataset, "collate", None)
         self.collate = collate if callable(collate) else default_collate
 
@@ -43,23 +38,19 @@ class BatchStream:
     def steps_per_epoch(self) -> int:
         return max(1, -(-self.size // (self.batch_size * self.world_size)))
 
-    def _epoch_order(self) -> torch.Tensor:
-        if self._order is None:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            self._order = torch.randperm(self.size, generator=generator)
-        return self._order
-
     def next(self) -> Any:
         """The next batch; under data parallelism, this process's slice of the global batch."""
         wanted, indices = self.batch_size * self.world_size, []
         while len(indices) < wanted:  # at an epoch's end, fill the batch from the next epoch
-            taken = self._epoch_order()[self.index : self.index + wanted - len(indices)].tolist()
+            if self._order is None:
+                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+                self._order = torch.randperm(self.size, generator=generator)
+            taken = self._order[self.index : self.index + wanted - len(indices)].tolist()
             indices += taken
             self.index += len(taken)
             if self.index >= self.size:
                 self.epoch, self.index, self._order = self.epoch + 1, 0, None
-        if self.world_size > 1:
-            indices = indices[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
+        indices = indices[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
         getitem = getattr(self.dataset, "get_batch", None)
         if callable(getitem):
             return getitem(indices)

@@ -1,11 +1,4 @@
-"""Data parallelism under ``torchrun``: the same recipe, no code change.
-
-Every process holds a full copy of the models; each draws its own slice of every global
-batch; gradients are averaged across processes just before each optimiser step (the effect of
-DistributedDataParallel, without wrapping the models, so their attributes and state-dict keys
-stay the same). Gloo on CPU, NCCL on GPU; multi-node is torchrun's rendezvous. Rank 0 alone
-writes checkpoints, logs, samples and evaluations.
-"""
+"""Data parallelism under ``torchrun`` (docs/architecture.md#scale): rank 0 alone writes."""
 
 from __future__ import annotations
 
@@ -51,19 +44,15 @@ def broadcast_module(module: nn.Module) -> None:
 @torch.no_grad()
 def average_gradients(optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
     """An optimiser step pre-hook: all-reduce (mean) the gradients, flattened per dtype."""
-    by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if p.grad is not None:
-                by_dtype.setdefault(p.grad.dtype, []).append(p.grad)
-    for group in by_dtype.values():
-        flat = torch.cat([g.reshape(-1) for g in group])
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    grads = [p.grad for p in params if p.grad is not None]
+    for dtype in dict.fromkeys(grad.dtype for grad in grads):  # in order: alike on every rank
+        group = [grad for grad in grads if grad.dtype == dtype]
+        flat = torch.cat([grad.reshape(-1) for grad in group])
         dist.all_reduce(flat)
         flat /= float(world_size())
-        offset = 0
-        for grad in group:
-            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
-            offset += grad.numel()
+        for grad, part in zip(group, flat.split([grad.numel() for grad in group])):
+            grad.copy_(part.view_as(grad))
 
 
 def any_flag(flag: bool) -> bool:

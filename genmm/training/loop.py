@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -20,6 +21,7 @@ from genmm.training.trainer import Trainer
 log = logging.getLogger(__name__)
 
 MAX_ROLLBACKS = 3
+CADENCES = ("eval", "samples", "checkpoint")  # recipe sections with an `every`
 
 
 def phase_length(spec: dict[str, Any], stream: BatchStream, cap: int | None) -> int:
@@ -29,11 +31,14 @@ def phase_length(spec: dict[str, Any], stream: BatchStream, cap: int | None) -> 
     return min(steps, cap) if cap is not None else steps
 
 
-def restore_rng(state: dict[str, Any], run: Run) -> None:
-    """This process's random streams from a checkpoint (per rank under data parallelism); with
-    another number of processes than saved it, rank 0 takes the saved main stream and every
-    other rank a fresh stream of its own."""
-    ranks = state.get("rng_ranks")
+def restore(run: Run, folder: Path, state: dict[str, Any]) -> None:
+    """Put the running phase back as a checkpoint saved it (weights, states, data, randomness)."""
+    run.load_weights(folder)
+    run.trainer.load_state_dict(state["phase_state"].get("trainer", {}))
+    run.optimization.load_state_dict(state["phase_state"].get("optimization", {}))
+    assert run.stream is not None
+    run.stream.load_state_dict(state["stream"])
+    ranks = state.get("rng_ranks")  # per rank; another count: docs/architecture.md#scale
     if run.distributed and ranks and len(ranks) == run.world_size:
         checkpoint.set_rng_state(ranks[run.rank])
     elif run.distributed and run.rank:
@@ -42,21 +47,8 @@ def restore_rng(state: dict[str, Any], run: Run) -> None:
         checkpoint.set_rng_state(state["rng"])
 
 
-def restore(run: Run, folder: Path, state: dict[str, Any]) -> None:
-    """Put the running phase back as a checkpoint saved it: weights, trainer and optimiser
-    state, the batch stream's position and the random streams."""
-    run.load_weights(folder)
-    run.trainer.load_state_dict(state["phase_state"].get("trainer", {}))
-    run.optimization.load_state_dict(state["phase_state"].get("optimization", {}))
-    assert run.stream is not None
-    run.stream.load_state_dict(state["stream"])
-    restore_rng(state, run)
-
-
 class Loop:
-    """Drives a :class:`Run` through its phases: for each, the batch stream (this process's
-    slice of every global batch), the trainer, its optimisers; then steps, logs, evaluations,
-    samples, checkpoints and signals."""
+    """Drives a :class:`Run` through its phases: steps, logs, evaluations, samples, checkpoints."""
 
     def __init__(self, run: Run, *, max_steps: int | None = None, progress: Any = None) -> None:
         self.run, self.cap, self.progress = run, max_steps, progress
@@ -71,29 +63,25 @@ class Loop:
         checkpoint.load_weights(folder)  # fail early on damaged weights
 
     def fit(self) -> str:
-        run = self.run
+        run, state = self.run, self.resume_state
         phases = list(run.recipe["phases"].items())
         start_index, start_step = 0, 0
-        if self.resume_state is not None:
+        if state is not None:
             names = [name for name, _ in phases]
-            stopped_in = self.resume_state["phase_name"]
-            if stopped_in not in names:
+            if state["phase_name"] not in names:
                 raise CheckpointError(
-                    f"{self.resume_folder}: stopped in phase '{stopped_in}', "
+                    f"{self.resume_folder}: stopped in phase '{state['phase_name']}', "
                     f"which the recipe no longer has ({', '.join(names)})"
                 )
-            start_index = names.index(stopped_in)
-            start_step = int(self.resume_state["phase_step"])
-            run.step = int(self.resume_state["step"])
-            self.lr_scale = float(self.resume_state.get("lr_scale", 1.0))
+            start_index, start_step = names.index(state["phase_name"]), int(state["phase_step"])
+            run.step, self.lr_scale = int(state["step"]), float(state.get("lr_scale", 1.0))
         handlers = self._install_signals()
         run.hook.genmm_run_start(run=run)
         status = "failed"
         try:
             for index in range(start_index, len(phases)):
-                name, spec = phases[index]
-                resume = self.resume_state if index == start_index else None
-                if self._run_phase(index, name, spec, start_step if resume else 0, resume):
+                resume = state if index == start_index else None
+                if self._run_phase(index, *phases[index], start_step if resume else 0, resume):
                     status = "interrupted"
                     return status
             status = "completed"
@@ -129,18 +117,11 @@ class Loop:
         share, seed = batch_size // run.world_size, run.recipe["seed"] + index
         run.stream = BatchStream(run.dataset, share, seed, data, run.rank, run.world_size)
         total = phase_length(spec, run.stream, self.cap)
-        run.optimization = Optimization(
-            specs=spec.get("optimizers"),
-            schedules=spec.get("schedules"),
-            total_steps=total,
-            clip_grad_norm=spec.get("clip_grad_norm"),
-            accumulate=int(spec.get("accumulate") or 1),
-            device=run.device,
-            precision=run.precision,
-            average_gradients=run.distributed,
-            key=at,
-            file=run.recipe_file,
-        )
+        options = dict(specs=spec.get("optimizers"), clip_grad_norm=spec.get("clip_grad_norm"))
+        options |= dict(device=run.device, precision=run.precision, file=run.recipe_file)
+        options |= dict(schedules=spec.get("schedules"), average_gradients=run.distributed, key=at)
+        accumulate = int(spec.get("accumulate") or 1)
+        run.optimization = Optimization(total_steps=total, accumulate=accumulate, **options)
         phase.setup(run)
         run.optimization.check_roles()
         if resume is not None and self.resume_folder is not None:
@@ -150,11 +131,9 @@ class Loop:
         if phase_step >= total:
             return False
         log_every = max(1, run.recipe["runtime"]["log_every"])
-        every_eval, every_sample = run.recipe["eval"]["every"], run.recipe["samples"]["every"]
-        every_checkpoint = run.recipe["checkpoint"]["every"]
+        every_eval, every_sample, every_checkpoint = (run.recipe[s]["every"] for s in CADENCES)
         show = self.progress is not None and run.is_main
         task = self.progress.start(name, total, phase_step) if show else None
-        hook_step_end = run.hook.genmm_step_end
         started, started_step = time.perf_counter(), phase_step
         while phase_step < total:
             try:
@@ -171,7 +150,7 @@ class Loop:
                 ema.update(run.models[role], run.step)
             phase_step += 1
             run.step = step = run.step + 1
-            hook_step_end(run=run, step=step, logs=floats)
+            run.hook.genmm_step_end(run=run, step=step, logs=floats)
             if step % log_every == 0 or phase_step == total:
                 elapsed = time.perf_counter() - started
                 rate = (phase_step - started_step) / elapsed if elapsed > 0 else 0.0
@@ -186,11 +165,8 @@ class Loop:
             saved = bool(every_checkpoint) and step % every_checkpoint == 0
             if saved:
                 self.save(index, name, phase, phase_step)
-            stop = run.stop_requested is not None
-            if run.distributed:
-                stop = distributed.any_flag(stop)
-                run.stop_requested = run.stop_requested or ("SIGTERM" if stop else None)
-            if stop:
+            if distributed.any_flag(run.stop_requested is not None):  # a signal to any process
+                run.stop_requested = run.stop_requested or "SIGTERM"
                 if not saved:  # the step's own checkpoint is the one to stop on
                     self.save(index, name, phase, phase_step)
                 return True
@@ -208,21 +184,19 @@ class Loop:
         run = self.run
         where = ", ".join(f"{key}={floats[key]}" for key in bad)
         problem = f"non-finite loss at step {run.step + 1}"
+        failed = f"{problem} of phase '{run.phase_name}': {where}"
         if run.recipe["runtime"]["on_nan"] != "rollback":
-            raise TrainingError(
-                f"{problem} of phase '{run.phase_name}': {where} (set runtime.on_nan=rollback to "
-                "reload the last checkpoint with lower learning rates)"
-            )
+            hint = "reload the last checkpoint with lower learning rates"
+            raise TrainingError(f"{failed} (set runtime.on_nan=rollback to {hint})")
         folder = checkpoint.latest(run.checkpoints)
-        if folder is None or self.rollbacks >= MAX_ROLLBACKS:
-            tried = f"{MAX_ROLLBACKS} rollbacks did not help"
-            reason = tried if folder is not None else "no checkpoint to roll back to"
-            raise TrainingError(f"{problem} of phase '{run.phase_name}': {where}; {reason}")
+        if folder is None:
+            raise TrainingError(f"{failed}; no checkpoint to roll back to")
+        if self.rollbacks >= MAX_ROLLBACKS:
+            raise TrainingError(f"{failed}; {MAX_ROLLBACKS} rollbacks did not help")
         state = checkpoint.load_state(folder)
         if state["phase_name"] != run.phase_name:
-            raise TrainingError(
-                f"{problem}: {where}; the last checkpoint {folder} is from another phase"
-            )
+            other = f"the last checkpoint {folder} is from another phase"
+            raise TrainingError(f"{problem}: {where}; {other}")
         self.rollbacks += 1
         restore(run, folder, state)
         saved_scale = float(state.get("lr_scale", 1.0))
@@ -257,12 +231,10 @@ class Loop:
     def save(self, index: int, name: str, phase: Trainer, phase_step: int) -> Path:
         run = self.run
         assert run.stream is not None
+        phase_state = dict(trainer=phase.state_dict(), optimization=run.optimization.state_dict())
+        stream, rng = run.stream.state_dict(), checkpoint.rng_state()
         state = dict(step=run.step, phase_index=index, phase_name=name, phase_step=phase_step)
-        trainer, optimization = phase.state_dict(), run.optimization.state_dict()
-        state["phase_state"] = dict(trainer=trainer, optimization=optimization)
-        state.update(
-            stream=run.stream.state_dict(), rng=checkpoint.rng_state(), lr_scale=self.lr_scale
-        )
+        state |= dict(phase_state=phase_state, stream=stream, rng=rng, lr_scale=self.lr_scale)
         if run.distributed:
             state["rng_ranks"] = distributed.gather(state["rng"])
             if not run.is_main:
@@ -284,8 +256,7 @@ class Loop:
         return path
 
     def _install_signals(self) -> dict[int, Any]:
-        """SIGINT and SIGTERM: the first lets the current step finish, then saves and stops;
-        a second one stops at once (:class:`StopNow`), without saving."""
+        """SIGINT, SIGTERM: the first saves after the current step and stops; a second, at once."""
         handlers: dict[int, Any] = {}
 
         def request_stop(signum: int, _frame: Any) -> None:
@@ -293,19 +264,12 @@ class Loop:
             if self.run.stop_requested is not None:
                 raise StopNow(name)
             self.run.stop_requested = name
-            again = "send it again to stop at once, without saving"
-            log.warning(
-                "%s: finishing step %d, then saving a checkpoint and stopping (%s)",
-                name,
-                self.run.step + 1,
-                again,
-            )
+            stopping = f"finishing step {self.run.step + 1}, then saving a checkpoint and stopping"
+            log.warning("%s: %s (send it again to stop at once, without saving)", name, stopping)
 
-        try:
+        with contextlib.suppress(ValueError):  # not the main thread
             for signum in (signal.SIGINT, signal.SIGTERM):
                 handlers[signum] = signal.signal(signum, request_stop)
-        except ValueError:  # not the main thread
-            pass
         return handlers
 
     def _stopped_now(self, stop: StopNow) -> None:
@@ -320,8 +284,7 @@ class Loop:
 
 
 class StopNow(KeyboardInterrupt):
-    """A second SIGINT or SIGTERM: training stops at once, wherever it is, without saving; any
-    checkpoint write it cuts short stays in its hidden temporary folder and is never used."""
+    """A second SIGINT or SIGTERM: stop at once, wherever training is, without saving."""
 
     def __init__(self, signal_name: str) -> None:
         super().__init__(f"second {signal_name}: stopped at once, without saving")

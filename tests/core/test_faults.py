@@ -126,20 +126,19 @@ def test_generate_falls_back_in_a_run_folder_but_not_for_a_named_checkpoint(
     assert str(newest / "model.safetensors") in str(error.value)
 
 
-def test_a_checkpoint_without_checksums_is_still_checked(tiny_recipe, manager, tmp_path):
+def test_a_checkpoint_is_checked_against_its_files_table(tiny_recipe, manager, tmp_path):
     run = train(tiny_recipe(steps=2, every=2), manager, tmp_path / "run")
     folder = run.checkpoints / "step-000002"
-    meta = json.loads((folder / "meta.json").read_text())
-    del meta["files"]  # as written before checksums
-    (folder / "meta.json").write_text(json.dumps(meta))
     assert checkpoint.verify(folder)["step"] == 2
     weights = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(weights[:-10])
     with pytest.raises(CheckpointError, match="truncated"):
         checkpoint.verify(folder)
     (folder / "model.safetensors").write_bytes(weights)
-    damage(folder / "state.pt", "truncated")
-    with pytest.raises(CheckpointError, match="state.pt"):
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["files"]  # checkpoints without checksums are no longer written nor read
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="meta.json: no table of files"):
         checkpoint.verify(folder)
 
 
