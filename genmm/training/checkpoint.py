@@ -320,7 +320,9 @@ def verify(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{folder / META}: not a mapping; the metadata file is damaged")
     files = meta.get("files")
     if not isinstance(files, dict):
-        raise CheckpointError(f"{folder / META}: no table of files; the metadata file is damaged")
+        raise CheckpointError(
+            f"{folder / META}: no table of files (damaged, or written before checksums)"
+        )
     recorded = [(folder / part, what, files[part]) for part, what in WHAT.items() if part in files]
     for file, what, expected in recorded:
         size = file.stat().st_size if file.is_file() else None
