@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import yaml
 
 from genmm import recipe as recipes
 from genmm.errors import GenmmError, RecipeError
@@ -121,16 +122,20 @@ def parse_extra(arguments: list[str]) -> dict[str, Any]:
         name, equals, value = item[2:].partition("=")
         key = name.replace("-", "_")
         index += 1
-        if equals:
-            options[key] = recipes.parse(value)
-        elif index < len(arguments) and not arguments[index].startswith("--"):
-            parsed = recipes.parse(arguments[index])
-            keep_text = isinstance(parsed, (dict, list)) or parsed is None
-            options[key] = arguments[index] if keep_text else parsed
+        if not equals and index < len(arguments) and not arguments[index].startswith("--"):
+            value, equals = arguments[index], "="
             index += 1
-        else:
-            options[key] = True
+        options[key] = option_value(value) if equals else True
     return options
+
+
+def option_value(text: str) -> Any:
+    """A number or boolean as such; anything else (a sentence, ``a: b``, ``[x]``) as its text."""
+    try:
+        parsed = recipes.parse(text)
+    except yaml.YAMLError:
+        return text
+    return text if isinstance(parsed, (dict, list)) or parsed is None else parsed
 
 
 @command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -36,7 +36,9 @@ def kernel_inception_distance(
     """Mean unbiased MMD^2 over random subsets, kernel k(a, b) = (a.b / d + 1)^3."""
     x, y = x.double(), y.double()
     size = min(subset_size, x.shape[0], y.shape[0])
-    kernel = lambda a, b: (a @ b.T / x.shape[1] + 1) ** 3
+
+    def kernel(a: Tensor, b: Tensor) -> Tensor:  # the cubic polynomial kernel of KID
+        return (a @ b.T / x.shape[1] + 1) ** 3
 
     def within(a: Tensor) -> Tensor:  # the mean of k over distinct pairs of one set
         k = kernel(a, a)

@@ -266,7 +266,11 @@ class Run:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, manager: PluginManager, build_data: bool = True, overrides=()
+        cls,
+        path: str | Path,
+        manager: PluginManager,
+        build_data: bool = True,
+        overrides: list[str] | tuple[str, ...] = (),
     ) -> Run:
         """Rebuild a run from a checkpoint alone (recipe, description, weights), in eval mode."""
         folder = checkpoint.find(path)

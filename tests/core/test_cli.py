@@ -80,3 +80,12 @@ def test_resume_through_the_cli(cli, tiny_recipe, tmp_path):
     resumed = cli("run", "--resume", str(tmp_path / "run"))
     assert resumed.returncode == 0, resumed.stderr
     assert "done: 6 steps" in resumed.stdout
+
+
+def test_generate_options_read_the_same_with_or_without_equals() -> None:
+    from genmm.cli import parse_extra
+
+    spaced = parse_extra(["--text", "good-morning: all", "--top-k", "40", "--mix", "--t", "0.5"])
+    joined = parse_extra(["--text=good-morning: all", "--top-k=40", "--mix", "--t=0.5"])
+    assert spaced == joined == {"text": "good-morning: all", "top_k": 40, "mix": True, "t": 0.5}
+    assert parse_extra(["--text=a: b: c", "--list=[1, 2]"]) == {"text": "a: b: c", "list": "[1, 2]"}
