@@ -125,7 +125,7 @@ def speed(args: argparse.Namespace) -> None:
     """Our ``core.gan`` step and pytorch/examples' DCGAN step (its networks and loop, rebuilt
     in this process: ``reference_step``) interleaved by the harness: the ratio of medians
     (target >= 1.5x), the parameter counts checked against pytorch/examples' printed ones."""
-    from harness import emit, interleaved, report
+    from harness import emit, interleaved, precision_levers, report, report_levers
 
     from genmm.losses import NonSaturatingLoss
     from genmm.testing import MiniRun
@@ -155,6 +155,7 @@ def speed(args: argparse.Namespace) -> None:
             batch_size=args.batch,
             optimizers={"generator": adam, "discriminator": adam},
             phase_name="bench",
+            precision=args.precision,
         )
         trainer = GANTrainer()
         trainer.setup(run)
@@ -172,6 +173,7 @@ def speed(args: argparse.Namespace) -> None:
                 batch_size=args.batch,
                 optimizers={"generator": adam, "discriminator": adam},
                 phase_name="bench",
+                precision=args.precision,
             )
             compiled_run._compiled = {
                 role: torch.compile(model, backend="inductor")
@@ -186,6 +188,7 @@ def speed(args: argparse.Namespace) -> None:
             candidates["ours_compiled"] = functools.partial(
                 compiled_run.step_once, compiled_trainer
             )
+        candidates = precision_levers(candidates, run, "pytorch_examples")
         stats = interleaved(candidates, repeats=args.repeats, warmup=args.warmup,
                             flops=("ours", "pytorch_examples"))  # fmt: skip
         if "ours_compiled" in stats:
@@ -194,12 +197,12 @@ def speed(args: argparse.Namespace) -> None:
                    note="runtime.compile: inductor against the same step eager")  # fmt: skip
             report("dcgan_step_seconds_compiled_vs_reference", stats, "ours_compiled",
                    "pytorch_examples", target=1.5, batch=args.batch)  # fmt: skip
-        report(
+        report_levers(
             "dcgan_step_seconds",
             stats,
-            "ours",
             "pytorch_examples",
             target=None if paper else 1.5,
+            precision=args.precision,
             ours_widths=label,
             batch=args.batch,
             threads=torch.get_num_threads(),
@@ -672,6 +675,9 @@ def main() -> None:
     parser.add_argument("--train-threads", type=int, default=1, help="training modes")
     parser.add_argument("--evaluate-only", action="store_true", help="reuse an earlier run")
     parser.add_argument("--skip-paper", action="store_true", help="speed: ngf=64 only")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="bf16",
+                        help="speed: ours at this precision (bf16: also ours at fp32 and the "
+                        "reference at bf16, to attribute the gain)")  # fmt: skip
     parser.add_argument("--no-compile", dest="compile", action="store_false",
                         help="speed: skip the runtime.compile (inductor) candidate")  # fmt: skip
     parser.add_argument(

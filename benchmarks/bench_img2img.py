@@ -56,7 +56,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "benchmarks")]
 
-from harness import emit, interleaved, report  # noqa: E402
+from harness import emit, interleaved, precision_levers, report_levers  # noqa: E402
 
 import genmm  # noqa: E402
 
@@ -480,24 +480,26 @@ def step(args: argparse.Namespace) -> None:
         lambda: {"real": real_B, "condition": real_A},
         batch_size=batch,
         phase_name="bench",
+        precision=args.precision,
     )
     trainer = Pix2PixTrainer()
     trainer.setup(run)
+    candidates = {
+        "ours": lambda: run.step_once(trainer),
+        "authors": authors_step(reference_G, reference_D, real_A, real_B),
+    }
     stats = interleaved(
-        {
-            "ours": lambda: run.step_once(trainer),
-            "authors": authors_step(reference_G, reference_D, real_A, real_B),
-        },
+        precision_levers(candidates, run, "authors"),
         repeats=args.repeats,
         warmup=2,
         flops=True,
     )
-    report(
+    report_levers(
         "pix2pix_step_seconds",
         stats,
-        "ours",
         "authors",
         target=1.2,
+        precision=args.precision,
         size=f"{size}x{size}",
         batch=batch,
         threads=torch.get_num_threads(),
@@ -538,15 +540,14 @@ def cyclegan_step(args: argparse.Namespace) -> None:
                   "D": (count(ours["discriminator_a"]), count(theirs[2]))})  # fmt: skip
     run = MiniRun(ours, {"adversarial": LSGANLoss()},
                   lambda: {"real": real_B, "condition": real_A}, batch_size=batch,
-                  phase_name="bench")  # fmt: skip
+                  phase_name="bench", precision=args.precision)  # fmt: skip
     trainer = CycleGANTrainer()
     trainer.setup(run)
-    stats = interleaved(
-        {"ours": lambda: run.step_once(trainer),
-         "authors": authors_cyclegan_step(*theirs, real_A, real_B)},
-        repeats=args.repeats, warmup=1, flops=True,
-    )  # fmt: skip
-    report("cyclegan_step_seconds", stats, "ours", "authors", target=1.2,
+    candidates = {"ours": lambda: run.step_once(trainer),
+                  "authors": authors_cyclegan_step(*theirs, real_A, real_B)}  # fmt: skip
+    stats = interleaved(precision_levers(candidates, run, "authors"), repeats=args.repeats,
+                        warmup=1, flops=("ours", "authors"))  # fmt: skip
+    report_levers("cyclegan_step_seconds", stats, "authors", 1.2, precision=args.precision,
            size=f"{size}x{size}", batch=batch, threads=torch.get_num_threads(),
            parameters={"generator": count(ours["generator"]),
                        "discriminator": count(ours["discriminator_a"])})  # fmt: skip
@@ -574,19 +575,19 @@ def srgan_step(args: argparse.Namespace) -> None:
                   {"adversarial": NonSaturatingLoss(), "mse": MSEReconstruction(),
                    "features": features},
                   lambda: {"real": high, "condition": low}, batch_size=batch,
-                  phase_name="bench")  # fmt: skip
+                  phase_name="bench", precision=args.precision)  # fmt: skip
     trainer = SRGANTrainer()
     trainer.setup(run)
 
     def reference_features(images):
         return network.body[:-2](network.prepare(images))
 
-    stats = interleaved(
-        {"ours": lambda: run.step_once(trainer),
-         "paper": paper_srgan_step(reference_G, reference_D, reference_features, low, high)},
-        repeats=args.repeats, warmup=1, flops=True,
-    )  # fmt: skip
-    report("srgan_step_seconds", stats, "ours", "paper", target=1.2,
+    candidates = {"ours": lambda: run.step_once(trainer),
+                  "paper": paper_srgan_step(reference_G, reference_D, reference_features, low,
+                                            high)}  # fmt: skip
+    stats = interleaved(precision_levers(candidates, run, "paper"), repeats=args.repeats,
+                        warmup=1, flops=("ours", "paper"))  # fmt: skip
+    report_levers("srgan_step_seconds", stats, "paper", 1.2, precision=args.precision,
            size=f"{size // 4}x{size // 4}->{size}x{size}", batch=batch,
            threads=torch.get_num_threads(),
            parameters={"generator": count(G), "discriminator": count(D)})  # fmt: skip
@@ -612,15 +613,17 @@ def inpaint_step(args: argparse.Namespace) -> None:
     run = MiniRun({"generator": C, "discriminator": D},
                   {"adversarial": NonSaturatingLoss(), "mse": MSEReconstruction()},
                   lambda: {"real": real, "condition": condition}, batch_size=batch,
-                  phase_name="bench")  # fmt: skip
+                  phase_name="bench", precision=args.precision)  # fmt: skip
     trainer = InpaintTrainer(losses=["mse"])
     trainer.setup(run)
-    stats = interleaved(
-        {"ours": lambda: run.step_once(trainer),
-         "paper": paper_inpaint_step(reference_C, reference_D, condition, real)},
-        repeats=args.repeats, warmup=1, flops=True,
-    )  # fmt: skip
-    report("inpaint_step_seconds", stats, "ours", "paper", target=1.2, size=f"{size}x{size}",
+    candidates = {
+        "ours": lambda: run.step_once(trainer),
+        "paper": paper_inpaint_step(reference_C, reference_D, condition, real),
+    }
+    stats = interleaved(precision_levers(candidates, run, "paper"), repeats=args.repeats,
+                        warmup=1, flops=("ours", "paper"))  # fmt: skip
+    report_levers("inpaint_step_seconds", stats, "paper", 1.2, precision=args.precision,
+           size=f"{size}x{size}",
            batch=batch, threads=torch.get_num_threads(),
            parameters={"generator": count(C), "discriminator": count(D)})  # fmt: skip
 
@@ -783,6 +786,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=0, help="0: the authors' batch")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="bf16",
+                        help="step: ours at this precision (bf16: also ours at fp32 and the "
+                        "reference at bf16, to attribute the gain)")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=20.0, help="quality: per recipe")
     parser.add_argument("--max-steps", type=int, default=0, help="quality: caps every phase")
     parser.add_argument("overrides", nargs="*", help="quality: dotted recipe overrides")

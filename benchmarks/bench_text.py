@@ -324,10 +324,10 @@ def bench_d_update(repeats: int, per_repeat: int = 2) -> None:
     real = torch.randint(0, 5000, (10000, 20))
     negatives = torch.randint(0, 5000, (10000, 20))
 
-    def make(model_class, adam):
+    def make(model_class, adam, precision="fp32"):
         torch.manual_seed(1)
         discriminator = model_class().train()
-        run = MiniRun({"discriminator": discriminator}, {}, lambda: None)
+        run = MiniRun({"discriminator": discriminator}, {}, lambda: None, precision=precision)
         run.add_optimizer("discriminator", default={"name": "adam", "lr": 1e-4, **adam})
         position = [0]
 
@@ -346,6 +346,7 @@ def bench_d_update(repeats: int, per_repeat: int = 2) -> None:
         "plain_convs_fused_adam": make(PlainConvolutions, {"fused": True}),
         "max_pooled_adam": make(CNNDiscriminator, {}),
         "max_pooled_fused_adam": make(CNNDiscriminator, {"fused": True}),
+        "max_pooled_fused_adam_bf16": make(CNNDiscriminator, {"fused": True}, "bf16"),
     }
     for update in configurations.values():
         update()  # warm-up

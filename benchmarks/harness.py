@@ -78,6 +78,42 @@ def gflop(function: Callable[[], Any]) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def precision_levers(
+    candidates: dict[str, Callable[[], Any]], run: Any, reference: str
+) -> dict[str, Callable[[], Any]]:
+    """With ``run`` (ours: a Run or MiniRun) at bf16, add ``ours_fp32`` (the same run with its
+    autocast off) and ``<reference>_bf16`` (the reference under the same CPU bf16 autocast), so
+    that :func:`report_levers` can attribute a speed-up to the precision or to the rest."""
+    if run.optimization.precision != "bf16":
+        return candidates
+    import torch
+
+    def ours_fp32() -> Any:
+        run.optimization.precision = "fp32"
+        try:
+            return candidates["ours"]()
+        finally:
+            run.optimization.precision = "bf16"
+
+    def reference_bf16(function: Callable[[], Any] = candidates[reference]) -> Any:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return function()
+
+    return {**candidates, "ours_fp32": ours_fp32, f"{reference}_bf16": reference_bf16}
+
+
+def report_levers(
+    figure: str, stats: dict, reference: str, target: float | None, **extra: Any
+) -> None:
+    """``figure``: ours as the recipe runs it against the reference as its authors run it (the
+    target); with the bf16 candidates of :func:`precision_levers`, also ``figure_same_precision``
+    (against the reference at bf16) and ``figure_fp32`` (ours at fp32 against the reference)."""
+    report(figure, stats, "ours", reference, target, **extra)
+    if "ours_fp32" in stats:
+        report(f"{figure}_same_precision", stats, "ours", f"{reference}_bf16", **extra)
+        report(f"{figure}_fp32", stats, "ours_fp32", reference, **extra)
+
+
 def ratio(stats: dict[str, dict[str, float]], ours: str, reference: str) -> dict[str, float]:
     """How many times faster ``ours`` is than ``reference``, by medians and by minima."""
     return {

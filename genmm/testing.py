@@ -19,7 +19,7 @@ class MiniRun(Run):
     """A :class:`Run` of the given models and losses, on one device, without a recipe file, data,
     checkpoints or hooks: every member it shares with ``Run`` is Run's own, so they cannot drift.
     ``make_batch()`` returns each batch, not moved (build it on ``device``); ``optimizers``,
-    ``schedules``, ``clip_grad_norm`` and ``accumulate`` are the phase keys of the same names."""
+    ``schedules``, ``clip_grad_norm``, ``accumulate`` and ``precision`` are the recipe's keys."""
 
     def __init__(
         self,
@@ -37,6 +37,7 @@ class MiniRun(Run):
         accumulate: int = 1,
         total_steps: int = 1000,
         out: str | Path = "runs/mini",
+        precision: str = "fp32",
     ) -> None:
         self.models, self.losses, self.make_batch = models, losses, make_batch
         self.device, self.out = torch.device(device), Path(out)
@@ -53,6 +54,7 @@ class MiniRun(Run):
             clip_grad_norm=clip_grad_norm,
             accumulate=accumulate,
             device=self.device,
+            precision=precision,
         )
 
     def step_once(self, trainer: Any) -> dict[str, Any]:

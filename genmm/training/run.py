@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ from genmm.training import checkpoint, distributed
 from genmm.training.data import BatchStream
 from genmm.training.ema import EMA
 from genmm.training.optim import Optimization
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from genmm.plugins import PluginManager
@@ -92,6 +95,9 @@ class Run:
             torch.set_num_threads(settings["threads"])
         precision, on_cuda = settings["precision"], self.device.type == "cuda"
         self.precision = ("bf16" if on_cuda else "fp32") if precision == "auto" else precision
+        if self.precision == "bf16" and not on_cuda and not torch.cpu._is_avx512_bf16_supported():
+            why = "this CPU has no native bf16 (AVX512-BF16 or AMX): it is emulated, slower"
+            log.warning("runtime.precision=bf16: %s than fp32 (runtime.precision=fp32)", why)
         self.step, self.phase_name, self.trainer, self.ema = 0, "", None, {}
         self.stream: BatchStream | None = None
         self.optimization = Optimization(device=self.device, precision=self.precision)

@@ -48,7 +48,11 @@ def weights(run: Run) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize(
     "extra",
-    [[], ["phases.gan.ema=0.9", "phases.gan.n_critic=2", "losses.adversarial.name=core.wgan_gp"]],
+    [
+        [],
+        ["phases.gan.ema=0.9", "phases.gan.n_critic=2", "losses.adversarial.name=core.wgan_gp"],
+        ["runtime.precision=bf16"],
+    ],
 )
 def test_resume_equals_uninterrupted(tiny_recipe, manager, tmp_path, extra):
     path = tiny_recipe(steps=12, every=6)

@@ -162,3 +162,29 @@ def test_fresh_fakes_gives_the_generator_its_own_latents():
     trainer.setup(run)
     run.step_once(trainer)
     assert len(drawn) == 2 and not torch.equal(drawn[0], drawn[1])
+
+
+def test_bf16_runs_the_forward_in_bf16_and_keeps_fp32_weights_and_gradients():
+    """runtime.precision=bf16 on a CPU: autocast inside ``update`` (the matmul in bf16), the
+    weights, their gradients and the optimiser's state in fp32, the step taken."""
+    torch.manual_seed(0)
+    model, seen = nn.Linear(4, 3), []
+    run = MiniRun({"m": model}, {}, lambda: None, precision="bf16")
+    run.add_optimizer("m", default={"name": "adam", "lr": 0.1})
+    before = model.weight.detach().clone()
+
+    def compute():
+        out = model(torch.randn(8, 4))
+        seen.append(out.dtype)
+        return out.float().pow(2).mean()
+
+    loss = run.update("m", compute)
+    assert seen == [torch.bfloat16] and loss > 0
+    assert model.weight.dtype == model.weight.grad.dtype == torch.float32
+    assert not torch.equal(model.weight.detach(), before)
+    state = run.optimization.optimizers["m"].state[model.weight]
+    assert state["exp_avg"].dtype == torch.float32
+    fp32, out = MiniRun({"m": model}, {}, lambda: None), []
+    fp32.add_optimizer("m", default={"name": "adam", "lr": 0.1})
+    fp32.update("m", lambda: out.append(model(torch.randn(2, 4)).dtype) or model.weight.sum())
+    assert out == [torch.float32]  # the default: no autocast on a CPU

@@ -327,3 +327,21 @@ def test_runtime_compile_with_a_double_backward_penalty_is_a_clear_error(tiny_re
     with pytest.raises(RecipeError) as error:
         Loop(run).fit()
     assert "runtime.compile" in str(error.value) and "differentiates twice" in str(error.value)
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns_and_auto_is_fp32(
+    tiny_recipe, manager, monkeypatch, caplog
+):
+    path = tiny_recipe()
+
+    def build(*overrides):
+        resolved = recipes.resolve(path, list(overrides))
+        recipes.validate(resolved, manager.registry, str(path))
+        return Run(resolved, manager, recipe_file=str(path))
+
+    assert build().precision == "fp32"  # auto on a CPU
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    with caplog.at_level("WARNING", logger="genmm"):
+        run = build("runtime.precision=bf16")
+    assert run.precision == "bf16"
+    assert "no native bf16" in caplog.text and "runtime.precision=fp32" in caplog.text
