@@ -72,7 +72,7 @@ class FeatureNetwork(nn.Module):
     def prepare(images: Tensor) -> Tensor:
         if images.shape[-1] != FEATURE_SIZE or images.shape[-2] != FEATURE_SIZE:
             images = F.interpolate(
-                images,
+                images.float(),  # under bf16 autocast too: no bf16 kernel for antialias
                 size=(FEATURE_SIZE, FEATURE_SIZE),
                 mode="bilinear",
                 align_corners=False,

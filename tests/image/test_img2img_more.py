@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import genmm
+from genmm import recipe as recipes
 from genmm.errors import DataError, RecipeError
 from genmm.losses import LSGANLoss, NonSaturatingLoss
 from genmm.testing import MiniRun
@@ -30,6 +31,7 @@ from genmm_image.img2img.data import (
     TwoDomains,
     UnpairedFolder,
     draw_masks,
+    fill_hole,
 )
 from genmm_image.img2img.inpaint import (
     CompletionNetwork,
@@ -125,6 +127,39 @@ def test_inpainting_networks_counts_and_the_hole():
     assert torch.equal(patches[1], image[1, :, 16:32, 15:31])  # shifted to lie inside
     D = GlobalLocalDiscriminator(3, 32, width=4)
     assert D.local_size == 16 and D(out, torch.cat([image, mask], 1)).shape == (2, 1)
+
+
+def test_residual_completion_network_starts_from_the_diffusion_fill():
+    assert count(CompletionNetwork(3, residual=True)) == 6_072_131  # the same layers
+    torch.manual_seed(0)
+    C = CompletionNetwork(3, width=8, residual=True)
+    last = [m for m in C.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    assert not last.weight.any() and not last.bias.any()  # the correction starts at zero
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[0, :, 4:14, 6:20] = 1
+    mask[1, :, 20:30, 18:28] = 1
+    filled = diffusion_fill(image, mask)
+    condition = fill_hole(image, mask, "diffusion", [0.0, 0.0, 0.0])
+    assert torch.equal(condition, torch.cat([filled, mask], 1))
+    for mode in ("train", "eval"):  # batch statistics or running ones: still no correction
+        out = C.train(mode == "train")(condition)
+        assert torch.equal(out * mask, filled * mask)  # inside: the diffusion fill exactly
+        assert torch.equal(out * (1 - mask), image * (1 - mask))  # outside: the input exactly
+    C.train()
+    out = C(condition)
+    ((out - image) ** 2).mean().backward()
+    assert last.weight.grad.abs().sum() > 0  # the correction learns from the first step
+    with torch.no_grad():
+        last.bias.fill_(20.0)  # a saturated correction: the fill moved all the way toward 1
+        pushed = C(condition)
+        assert pushed.abs().max() <= 1 and torch.allclose(pushed * mask, mask.expand_as(pushed))
+        assert torch.equal(pushed * (1 - mask), image * (1 - mask))
+        last.bias.fill_(-0.5)  # a partial one: the share tanh(-0.5) of the way toward -1
+        share = math.tanh(-0.5)
+        moved = C(condition)
+        expected = filled + share * (1 + filled)
+        assert torch.allclose(moved * mask, expected * mask, atol=1e-6)
 
 
 # ====================================================================== the history pool
@@ -228,6 +263,36 @@ def test_masked_images_keep_the_mask_apart_and_fill_only_the_hole():
         drawn = draw_masks(64, 32, kind, (0.25, 0.5), torch.Generator().manual_seed(1))
         share = drawn.mean((1, 2, 3))
         assert (share > 0).all() and 0.03 < float(share.mean()) < 0.4, kind
+
+
+def test_masked_images_fill_diffusion_puts_the_diffusion_fill_in_the_hole():
+    torch.manual_seed(0)
+    data = MaskedImages(size=16, shapes=12, digits=False, held_out=0.25, fill="diffusion")
+    assert data.describe()["fill"] == "diffusion"  # for generate, which has no data
+    assert MaskedImages(size=16, shapes=12, digits=False).describe()["fill"] == "mean"
+    held_out = data.held_out_set()
+    assert held_out.arguments["fill"] == "diffusion"
+    masks, real = held_out.masks.float(), held_out.all_images()
+    expected = diffusion_fill(real, masks)
+    for condition in (held_out.get_batch([0, 1, 2])["condition"], held_out.all_inputs()):
+        assert torch.equal(condition[:, 3:], masks)
+        assert torch.equal(condition[:, :3] * (1 - masks), real * (1 - masks))
+        assert torch.allclose(condition[:, :3], expected, atol=1e-6, rtol=0)
+    batch = data.get_batch([0, 1])  # a training batch, its masks fresh
+    drawn = batch["condition"][:, 3:]
+    filled = diffusion_fill(batch["real"], drawn)
+    assert torch.allclose(batch["condition"][:, :3], filled, atol=1e-6, rtol=0)
+    with pytest.raises(DataError, match="fill must be mean or diffusion"):
+        MaskedImages(size=16, shapes=12, digits=False, fill="nearest")
+
+
+def test_masked_images_refuse_a_bad_fill_in_the_recipe(manager):
+    path = RECIPES / "inpaint_shapes.yaml"
+    resolved = recipes.resolve(path, ["data.fill=nearest"])
+    with pytest.raises(RecipeError, match=r"data\.fill.*'mean', 'diffusion'") as refused:
+        recipes.validate(resolved, manager.registry, str(path))
+    assert refused.value.key == "data.fill"
+    recipes.validate(recipes.resolve(path, []), manager.registry, str(path))  # as shipped
 
 
 # ====================================================================== metrics
@@ -471,8 +536,12 @@ def test_inpaint_recipe_and_generate_with_a_mask(cli, tmp_path):
             200,
             30,
         )
+        for inside in ((14, 14), (9, 9)):  # a flat image's diffusion fill is its colour, and
+            pixel = filled.getpixel(inside)  # 4 steps have barely moved the correction from 0
+            assert max(abs(got - want) for got, want in zip(pixel, (30, 200, 30))) <= 4, pixel
     Image.new("L", (16, 32), 255).save(tmp_path / "narrow.png")
     run = genmm.load(out, build_data=False)
+    assert run.description["fill"] == "diffusion"  # the shipped recipe's: generate fills so too
     with pytest.raises(DataError, match="narrow.png is 16x32 but --input .*img.png is 32x32"):
         run.writer.generate(run, 1, tmp_path / "x.png", input=str(image),
                             mask=str(tmp_path / "narrow.png"))  # fmt: skip

@@ -17,6 +17,16 @@ inside it (section 3: "the completion region ... the rest of the image is left u
 so no pixel of the input outside the hole is ever altered. 6,072,131 parameters at the paper's
 settings on 3 channels.
 
+A departure from the paper, off by default: with ``residual: true`` the network corrects the
+hole's fill instead of replacing it. Its tanh output t is then, channel by channel, the share
+of the way from the input's hole content x toward 1 (t > 0: x + t (1 - x)) or toward -1
+(t < 0: x + t (1 + x)): always in [-1, 1], with a gradient that does not drop to zero past a
+bound as a clamp's does. The last convolution starts at zero (weights and bias), so t = 0 and
+the untrained network returns its input's fill exactly. With the data's ``fill: diffusion``
+(``image.masked``; the paper fills with the mean pixel) that start is the harmonic fill from
+the hole's border, which a flat background needs no correction of: the network learns only
+the texture and edges the fill misses.
+
 The discriminators (table 2, section 3.2): a global one on the whole image (six 5x5
 convolutions of stride 2 with 64, 128, 256, 512, 512, 512 filters at 256x256, down to 4x4,
 then a fully connected layer to 1024) and a local one on a patch centred on the completed
@@ -63,6 +73,7 @@ class CompletionNetwork(nn.Module):
         channels: int | None = None,
         width: int = 64,
         dilations: list[int] | None = None,
+        residual: bool = False,
         description: dict | None = None,
     ) -> None:
         super().__init__()
@@ -70,7 +81,7 @@ class CompletionNetwork(nn.Module):
         dilations = list(PAPER_DILATIONS if dilations is None else dilations)
         if width < 1 or any(d < 1 for d in dilations):
             raise ValueError("width and every dilation must be >= 1")
-        self.channels, self.dilations = channels, dilations
+        self.channels, self.dilations, self.residual = channels, dilations, residual
         w1, w2, w4 = width, 2 * width, 4 * width
         layers = [
             *conv_block(channels + 1, w1, 5),  # (B, 64, S, S)
@@ -93,14 +104,24 @@ class CompletionNetwork(nn.Module):
             nn.Tanh(),
         ]
         self.model = nn.Sequential(*layers)
+        if residual:  # no correction at the start: the untrained network returns the fill
+            last = self.model[-2]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def raw(self, condition: Tensor) -> Tensor:
-        """The network's output everywhere (B, C, S, S); only its hole is ever used."""
+        """The network's output everywhere (B, C, S, S) in (-1, 1): the completion, or with
+        ``residual`` the share of the way from the fill toward 1 (+) or -1 (-); only its hole
+        is ever used."""
         return self.model(condition)
 
     def forward(self, condition: Tensor) -> Tensor:
         image, mask = condition[:, : self.channels], condition[:, self.channels :]
-        return image * (1 - mask) + self.raw(condition) * mask  # the input outside the hole
+        completion = self.raw(condition)
+        if self.residual:  # the fill moved the share of the way toward 1 or -1: in [-1, 1]
+            room = torch.where(completion > 0, 1 - image, 1 + image)
+            completion = image + completion * room
+        return image * (1 - mask) + completion * mask  # the input outside the hole
 
 
 def hole_centres(mask: Tensor) -> Tensor:

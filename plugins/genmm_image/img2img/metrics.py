@@ -29,7 +29,7 @@ from torch import Tensor
 from genmm.errors import DataError
 from genmm.metrics import Metric, frechet_distance, gaussian_statistics
 from genmm_image.data import ImageDataset
-from genmm_image.img2img.data import upsample_bicubic
+from genmm_image.img2img.data import diffusion_fill, upsample_bicubic
 from genmm_image.metrics import fd_floor, feature_network, real_features, record
 
 if TYPE_CHECKING:
@@ -296,31 +296,6 @@ class SRMetrics(HeldOutMetric):
 
 
 # ====================================================================== inpainting
-def diffusion_fill(images: Tensor, masks: Tensor, smoothing: int = 100) -> Tensor:
-    """A non-learned completion: the hole filled from its border inwards, ring by ring, each
-    new pixel the mean of its known 8-neighbours (a nearest-colour fill), then ``smoothing``
-    Jacobi steps of the heat equation inside the hole (its border fixed: a harmonic
-    interpolation). Images (N, C, S, S) in [-1, 1], masks (N, 1, S, S), 1 in the hole."""
-    known = 1 - masks
-    filled = images * known
-    channels = images.shape[1]
-    ring = torch.ones(channels + 1, 1, 3, 3, dtype=images.dtype)
-    for _ in range(images.shape[-1]):  # at most S rings
-        if bool((known > 0).all()):
-            break
-        sums = F.conv2d(torch.cat([filled * known, known], 1), ring, padding=1, groups=channels + 1)
-        colour_sum, weight = sums[:, :channels], sums[:, channels:]
-        new = (known == 0) & (weight > 0)
-        filled = torch.where(new, colour_sum / weight.clamp_min(1), filled)
-        known = torch.where(new, torch.ones_like(known), known)
-    cross = torch.tensor([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], dtype=images.dtype)
-    cross = cross.expand(channels, 1, 3, 3).contiguous()
-    for _ in range(smoothing):
-        average = F.conv2d(F.pad(filled, (1, 1, 1, 1), mode="replicate"), cross, groups=channels)
-        filled = images * (1 - masks) + average * masks
-    return filled
-
-
 def hole_psnr(outputs: Tensor, targets: Tensor, masks: Tensor, pooled: bool = False) -> Tensor:
     """PSNR in dB inside each hole only (images in [-1, 1] compared on [0, 1]) -> (N,), or
     with ``pooled`` one figure from the squared error of every hole pixel of every image (a

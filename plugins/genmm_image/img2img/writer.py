@@ -15,9 +15,11 @@ the task is the data's description's ``task``).
 * SRGAN (``task: super-resolution``): rows LR (pixels enlarged) | bicubic | output | HR; the
   input is taken at its own size and the output is ``factor`` times larger; ``--strip``:
   bicubic | output.
-* Inpainting (``task: inpainting``): rows input (the hole in the mean pixel) | completion |
-  target; ``--mask MASK.png`` (white: the hole; the image's size) is required, both resized to
-  the network's size as the input; ``--strip``: input | completion.
+* Inpainting (``task: inpainting``): rows input (the hole filled as the data's ``fill`` says:
+  the mean pixel or the diffusion fill) | completion | target; ``--mask MASK.png`` (white: the
+  hole; the image's size) is required, both resized to the network's size as the input, the
+  hole filled as in training (the description's ``fill`` and ``mean_pixel``); ``--strip``:
+  input | completion.
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ from torch import Tensor
 from genmm.errors import DataError, RecipeError
 from genmm.writers import Writer
 from genmm_image.data import to_float
-from genmm_image.img2img.data import image_files, image_tensor, open_image, upsample_bicubic
+from genmm_image.img2img.data import (
+    fill_hole,
+    image_files,
+    image_tensor,
+    open_image,
+    upsample_bicubic,
+)
 from genmm_image.img2img.metrics import translate
 from genmm_image.writers import IMAGE_SUFFIXES, make_grid, save_image
 
@@ -99,7 +107,7 @@ class PairStripWriter(Writer):
             low = inputs.repeat_interleave(factor, -1).repeat_interleave(factor, -2)
             bicubic = upsample_bicubic(inputs, factor)
             return self.write(strips(low, bicubic, outputs, targets), path, 4)
-        if task == "inpainting":  # the input (hole in the mean pixel) | completion | target
+        if task == "inpainting":  # the input (hole filled as in training) | completion | target
             channels = targets.shape[1]
             return self.write(strips(inputs[:, :channels], outputs, targets), path, 3)
         return self.write(strips(inputs, outputs, targets), path, 3)
@@ -174,10 +182,10 @@ class PairStripWriter(Writer):
                         )
                     condition = to_float(image_tensor(image, size, channels)[None])
                 shown = condition
-                if task == "inpainting":
-                    mean = torch.tensor(run.description["mean_pixel"]).view(1, -1, 1, 1)
-                    holes = hole[0][None]
-                    condition = torch.cat([condition * (1 - holes) + mean * holes, holes], 1)
+                if task == "inpainting":  # the hole filled as training filled it
+                    fill = run.description.get("fill", "mean")  # runs from before the option
+                    mean = run.description["mean_pixel"]
+                    condition = fill_hole(condition, hole[0][None], fill, mean)
                     shown = condition[:, :channels]
                 output = run.sample(1, condition=condition.to(run.device), role=role)
                 output = output.float().cpu().clamp(-1, 1)
