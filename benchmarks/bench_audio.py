@@ -6,8 +6,9 @@
                                                  # and the MelGAN paper step, interleaved
     python benchmarks/bench_audio.py melgan      # our MelGAN against melgan-neurips rebuilt:
                                                  # 10 s synthesis and the batch-16 training step
+                                                 # (and ours with planar=false beside them)
     python benchmarks/bench_audio.py polyphase   # the polyphase upsampling against the transposed
-                                                 # convolutions it replaces, same weights
+                                                 # convolutions, then planar against 1-D layers
     python benchmarks/bench_audio.py memory      # peak RSS of a MelGAN training step at batch 16
     python benchmarks/bench_audio.py quality --recipe recipes/speech.yaml   # train, then eval
     python benchmarks/bench_audio.py curve --designs vocos vocos_gan melgan --minutes 30
@@ -110,12 +111,13 @@ def synthesis(seconds: float = 10.0, repeats: int = 7) -> None:
         )
 
 
-def melgan_step(batch: int, segment: int = 8192, ngf: int = 32, ndf: int = 16):
+def melgan_step(batch: int, segment: int = 8192, ngf: int = 32, ndf: int = 16, planar=True):
     """The MelGAN paper's step (Kumar et al. 2019, sec. 3) through the core's path: a D step on
     the hinge loss of three scales, then a G step on hinge + 10 x feature matching, Adam 1e-4,
     betas (0.5, 0.9)."""
     torch.manual_seed(0)
-    generator, discriminator = MelGANGenerator(ngf=ngf), MultiScaleDiscriminator(ndf=ndf)
+    generator = MelGANGenerator(ngf=ngf, planar=planar)
+    discriminator = MultiScaleDiscriminator(ndf=ndf, planar=planar)
     real = 0.3 * torch.randn(batch, 1, segment)  # (B, 1, T)
     mel = torch.randn(batch, 80, segment // 256) - 2.0  # (B, 80, T / 256)
     melgan = {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.9]}
@@ -311,6 +313,7 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
     for module in folded.modules():  # deepcopy), weight norm removed
         if hasattr(module, "weight_g"):
             torch.nn.utils.remove_weight_norm(module)
+    ours_1d = fold_weight_norm(ours, planar=False)
     ours = fold_weight_norm(ours)
     frames = round(seconds * 22050 / 256)
     mel = torch.randn(1, 80, frames) - 2.0
@@ -324,6 +327,7 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
 
     calls = {
         "ours": run_in(torch.inference_mode, ours),
+        "ours_1d": run_in(torch.inference_mode, ours_1d),
         "melgan_neurips": run_in(torch.no_grad, reference),
         "melgan_neurips_folded": run_in(torch.no_grad, folded),
     }
@@ -332,6 +336,8 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
         report(f"melgan_synthesis_10s_vs_{name}", stats, "ours", name, target=1.5,
                samples_per_second=round(frames * 256 / stats["ours"]["median"]),
                threads=torch.get_num_threads())  # fmt: skip
+    report("melgan_synthesis_10s_planar_vs_1d", stats, "ours", "ours_1d",
+           note="the planar lever alone: the same folded weights as 1-D layers")  # fmt: skip
     if not batch:  # --batch 0: synthesis only
         return
     theirs, counts = reference_melgan_step(batch)
@@ -340,6 +346,7 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
     frozen, _ = reference_melgan_step(batch, freeze_d=True)
     calls = {
         "ours": melgan_step(batch),
+        "ours_1d": melgan_step(batch, planar=False),
         "melgan_neurips": theirs,
         "melgan_neurips_frozen_d": frozen,
     }
@@ -347,25 +354,32 @@ def melgan_against_reference(repeats: int = 7, batch: int = 16, seconds: float =
     for name in ("melgan_neurips", "melgan_neurips_frozen_d"):
         report(f"melgan_train_step_b{batch}_vs_{name}", stats, "ours", name, target=1.3,
                segment=8192, threads=torch.get_num_threads())  # fmt: skip
+    report(f"melgan_train_step_b{batch}_planar_vs_1d", stats, "ours", "ours_1d",
+           note="the planar lever alone: planar=false on both networks")  # fmt: skip
 
 
 def polyphase(repeats: int = 7, seconds: float = 10.0) -> None:
-    """The polyphase lever alone: our folded MelGAN generator with its upsampling layers as
-    :class:`PolyphaseUpsample` (one k2 convolution, phases interleaved) against the same
-    weights with the transposed convolutions left as they are, interleaved."""
+    """The inference levers one at a time, on the same folded weights, interleaved: the
+    polyphase upsampling (:class:`PolyphaseUpsample`: one k2 convolution, phases interleaved)
+    against the transposed convolutions left as they are, then the planar form (every layer
+    2-D of height 1 on channels-last tensors, :func:`make_planar`) against the 1-D polyphase
+    generator."""
     torch.manual_seed(0)
     generator = MelGANGenerator(ngf=32)
     mel = torch.randn(1, 80, round(seconds * 22050 / 256)) - 2.0
     candidates = {
-        "polyphase": fold_weight_norm(generator),
+        "planar": fold_weight_norm(generator),
+        "polyphase": fold_weight_norm(generator, planar=False),
         "transposed": fold_weight_norm(generator, polyphase=False),
     }
     with torch.inference_mode():
-        difference = (candidates["polyphase"](mel) - candidates["transposed"](mel)).abs().max()
+        outputs = {name: model(mel) for name, model in candidates.items()}
         calls = {name: (lambda m: lambda: m(mel))(model) for name, model in candidates.items()}
         stats = interleaved(calls, repeats=repeats, flops=True)
-    report("melgan_polyphase_vs_transposed_10s", stats, "polyphase", "transposed",
-           largest_difference=float(difference), threads=torch.get_num_threads())  # fmt: skip
+    for ours, reference in (("polyphase", "transposed"), ("planar", "polyphase")):
+        difference = float((outputs[ours] - outputs[reference]).abs().max())
+        report(f"melgan_{ours}_vs_{reference}_10s", stats, ours, reference,
+               largest_difference=difference, threads=torch.get_num_threads())  # fmt: skip
 
 
 def training_step(repeats: int = 7) -> None:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from genmm_audio.generator import wn_conv
+from genmm_audio.generator import ReflectionPad1d, to_planar, wn_conv
 
 
 class ScaleDiscriminator(nn.Module):
@@ -29,9 +29,7 @@ class ScaleDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         layers = [
-            nn.Sequential(
-                nn.ReflectionPad1d(7), wn_conv(1, ndf, kernel_size=15), nn.LeakyReLU(slope)
-            )
+            nn.Sequential(ReflectionPad1d(7), wn_conv(1, ndf, kernel_size=15), nn.LeakyReLU(slope))
         ]
         channels = ndf
         for _ in range(n_layers):
@@ -76,20 +74,26 @@ class MultiScaleDiscriminator(nn.Module):
         n_layers: int = 4,
         downsampling: int = 4,
         slope: float = 0.2,
+        planar: bool = True,
     ) -> None:
         super().__init__()
         self.discriminators = nn.ModuleList(
             ScaleDiscriminator(ndf, n_layers, downsampling, slope) for _ in range(scales)
         )
-        self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
+        self.planar = planar  # run on (B, C, 1, T) channels-last tensors: the same function
 
     def forward(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         scores: list[Tensor] = []
         features: list[Tensor] = []
+        x = to_planar(x) if self.planar else x
         for index, discriminator in enumerate(self.discriminators):
-            if index:
-                x = self.pool(x)  # (B, 1, T) -> (B, 1, T/2)
+            if index:  # (B, 1, T) -> (B, 1, T/2): average pooling, 4 wide, stride 2
+                pool = nn.functional.avg_pool1d if x.dim() == 3 else nn.functional.avg_pool2d
+                window = (4, 2, 1) if x.dim() == 3 else ((1, 4), (1, 2), (0, 1))
+                x = pool(x, *window, count_include_pad=False)
             outputs = discriminator(x)
+            if self.planar:  # back to (B, C, T'): views, no copies
+                outputs = [output.squeeze(2) for output in outputs]
             scores.append(outputs[-1])
             features.extend(outputs[:-1])
         return scores, features

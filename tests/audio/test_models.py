@@ -84,3 +84,52 @@ def test_generator_takes_its_mels_from_the_description_and_checks_the_hop():
     with pytest.raises(ValueError, match=r"upsample by 256 but the data's hop is 200"):
         MelGANGenerator(ngf=4, description={"hop": 200})
     MelGANGenerator(ngf=4, ratios=[5, 5, 4, 2], description={"hop": 200})  # 200: accepted
+
+
+def test_planar_folded_melgan_is_the_same_function():
+    """fold_weight_norm runs a MelGAN as 2-D height-1 channels-last layers (planar): the same
+    output as the live generator, the polyphase upsampling included, for odd ratios too."""
+    torch.manual_seed(0)
+    for ratios in ([8, 8, 2, 2], [5, 5, 4, 2], [3, 2]):
+        generator = MelGANGenerator(ngf=4, ratios=ratios)
+        mel = torch.randn(2, 80, 7)
+        folded = fold_weight_norm(generator)
+        assert folded.planar and not any(isinstance(m, torch.nn.Conv1d) for m in folded.modules())
+        with torch.no_grad():
+            expected = generator(mel)
+            assert torch.allclose(folded(mel), expected, atol=1e-6)
+            unplanar = fold_weight_norm(generator, planar=False)
+            assert not unplanar.planar and torch.allclose(unplanar(mel), expected, atol=1e-6)
+    assert folded(mel).shape == (2, 1, 7 * 6)
+
+
+def test_planar_melgan_trains_as_the_1d_one():
+    """planar: true (the default) runs G and D on (B, C, 1, T) channels-last tensors: the same
+    outputs, features, parameters and gradients as planar: false."""
+    from genmm_audio.discriminator import MultiScaleDiscriminator
+
+    torch.manual_seed(0)
+    flat_g, flat_d = (
+        MelGANGenerator(ngf=4, planar=False),
+        MultiScaleDiscriminator(ndf=4, planar=False),
+    )
+    planar_g, planar_d = MelGANGenerator(ngf=4), MultiScaleDiscriminator(ndf=4)
+    planar_g.load_state_dict(flat_g.state_dict())
+    planar_d.load_state_dict(flat_d.state_dict())
+    mel = torch.randn(2, 80, 12)
+    results = []
+    for g, d in ((flat_g, flat_d), (planar_g, planar_d)):
+        audio = g(mel)
+        scores, features = d(audio)
+        loss = sum(s.mean() for s in scores) + sum(f.abs().mean() for f in features)
+        loss.backward()
+        grads = [p.grad.clone() for p in (*g.parameters(), *d.parameters())]
+        results.append((audio, scores, features, grads))
+    (a, s, f, g1), (b, t, h, g2) = results
+    assert a.shape == b.shape == (2, 1, 12 * 256) and torch.allclose(a, b, atol=1e-5)
+    assert [x.shape for x in s] == [y.shape for y in t] and [x.shape for x in f] == [
+        y.shape for y in h
+    ]
+    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(s + f, t + h))
+    assert all(torch.allclose(x, y, atol=1e-4, rtol=1e-3) for x, y in zip(g1, g2))
+    assert all(x.dim() == 3 for x in s + f)  # (B, C, T') as documented
