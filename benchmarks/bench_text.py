@@ -8,7 +8,7 @@
     python benchmarks/bench_text.py paper-oracle     # NLL of random tokens, own samples
     python benchmarks/bench_text.py d-update         # one D update, this code vs the plain convs
     python benchmarks/bench_text.py quality --recipe seqgan_paper_oracle.yaml --eval-every 5
-    python benchmarks/bench_text.py quality --recipe news.yaml --eval-every 0
+    python benchmarks/bench_text.py quality --recipe news.yaml --eval-every 5
 
 ``quality`` trains ``recipes/seqgan_oracle.yaml`` (or ``--recipe``; through the same
 Run/Trainer as ``genmm run``) and reports the oracle NLL (10,000 samples) at the end of each

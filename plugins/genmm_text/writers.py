@@ -59,6 +59,8 @@ class TextWriter(Writer):
             path = path.with_suffix(".txt") if path.suffix else path / "generated.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = samples if isinstance(samples, list) else decode(samples, self.tokenizer)
+        # one sentence per line: a decoded line break (byte-level BPE can emit one) becomes a space
+        lines = [" ".join(line.splitlines()) for line in lines]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return [path]
 

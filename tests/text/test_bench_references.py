@@ -4,6 +4,7 @@ code gives, and rollouts that keep every prefix (the speed figures compare like 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -66,3 +67,43 @@ def test_reference_rollouts_keep_every_prefix(batched):
             assert torch.equal(calls[:, given - 1, :, :given], prefix)
     # the completions are drawn, not copied: some token after a short prefix differs from x
     assert not torch.equal(shown[:batch, 1:], sentences[:, 1:])
+
+
+def test_quality_on_real_text_reports_every_metric_and_writes_sentences(tmp_path, capsys):
+    """``quality --recipe news.yaml``: the recipe's metrics after each phase (the figures after
+    ``mle`` are the MLE-only baseline) and ten sentences beside them."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(
+        "\n".join(
+            f"The government met on day {i}. Fires burned near town {i % 7}. "
+            "Officials met in Sydney."
+            for i in range(80)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    tiny = [
+        "data.name=text.corpus", f"data.path={corpus}", "data.vocab_size=300",
+        "data.max_length=16", "models.generator.vocab_size=300",
+        "models.generator.max_length=16", "models.discriminator.vocab_size=300",
+        "models.discriminator.max_length=16", "models.generator.embedding_dim=8",
+        "models.generator.hidden_dim=8", "phases.mle.epochs=1", "phases.d_pretrain.epochs=1",
+        "phases.d_pretrain.negatives=16", "phases.adversarial.max_steps=1",
+        "phases.adversarial.rollouts=2", "phases.adversarial.batch_size=4",
+        "phases.adversarial.negatives=8", "phases.adversarial.d_steps=1",
+        "phases.adversarial.d_epochs=1",
+        "eval.metrics=[text.nll_test, {name: text.bleu, n_samples: 8}, "
+        "{name: text.self_bleu, n_samples: 8}]",
+    ]  # fmt: skip
+    out = tmp_path / "news"
+    bench_text.bench_quality("cpu", 0, str(out), None, tiny, recipe="news.yaml")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    reported = {r["after"]: r for r in lines if r["figure"] == "text_metrics"}
+    assert set(reported) == {"initialisation", "mle", "adversarial"}
+    assert not [r for r in lines if r["figure"] == "nll_oracle"]
+    for record in reported.values():
+        assert record["nll_test"] > 0
+        assert all(0 <= record[f"{kind}{n}"] <= 1 for kind in ("bleu", "self_bleu") for n in (2, 5))
+        sentences = Path(record["sentences"]).read_text(encoding="utf-8").split("\n")
+        assert len(sentences) == 11 and sentences[-1] == ""  # ten lines, each ended
+    assert (out / "sentences-mle.txt").exists()

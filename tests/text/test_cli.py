@@ -120,3 +120,12 @@ def test_bad_corpus_file_is_named_by_the_cli(tmp_path, cli, name, content, messa
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_text_writer_keeps_one_sentence_per_line(tmp_path):
+    """A decoded sentence holding a line break (byte-level BPE can emit one) stays one line."""
+    from genmm_text.writers import TextWriter
+
+    written = TextWriter().write(["one\ntwo", "three\x0bfour\r\nfive", "six"], tmp_path / "s.txt")
+    lines = written[0].read_text(encoding="utf-8").split("\n")
+    assert lines == ["one two", "three four five", "six", ""]
