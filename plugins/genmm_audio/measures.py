@@ -16,6 +16,11 @@ voicing errors, and a multi-resolution STFT distance at resolutions off the trai
 * :data:`OFF_RESOLUTIONS` / :func:`mrstft_off_distance`: the multi-resolution STFT distance
   (Yamamoto et al. 2020, eq. 6; :func:`genmm_audio.losses.mrstft_distance`) at three
   resolutions that are neither the mel analysis's nor the training loss's.
+* :func:`dtw_path` / :func:`aligned_figures`: for speech that is not time-aligned with its
+  reference (a text-to-speech model's against the recording of the same sentence), the MCD
+  and the F0 figures along the dynamic-time-warping path (Sakoe & Chiba, "Dynamic programming
+  algorithm optimization for spoken word recognition", IEEE TASSP 1978, the symmetric steps
+  without slope constraint) of the frames' mel-cepstral distances: "MCD with DTW" of TTS papers.
 
 Pure numpy (and torch for the STFT distance); no pyworld, no pysptk.
 """
@@ -359,3 +364,82 @@ def mrstft_off_distance(
     real = torch.from_numpy(reference).float()[None, None]  # (1, 1, T)
     fake = torch.from_numpy(estimate).float()[None, None]
     return float(mrstft_distance(real, fake, usable))
+
+
+# ----------------------------------------------------------------------------- DTW-aligned
+
+
+def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The monotonic path from ``(0, 0)`` to ``(N-1, M-1)`` through an ``(N, M)`` cost matrix,
+    with steps (1, 0), (0, 1), (1, 1), whose summed cost is least: ``(rows, columns)``.
+
+    Row by row, ``D[i, j] = c[i, j] + min(D[i-1, j], D[i-1, j-1], D[i, j-1])``; the within-row
+    term is solved at once: with ``a[j] = c[i, j] + min(D[i-1, j], D[i-1, j-1])`` and ``S`` the
+    running sum of row ``i``'s costs, ``D[i, j] = S[j] + min_{k <= j} (a[k] - S[k])``. Ties go
+    to the diagonal, then to the row above."""
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.ndim != 2 or 0 in cost.shape:
+        raise ValueError(f"dtw_path needs a non-empty 2-D cost matrix, got shape {cost.shape}")
+    rows, columns = cost.shape
+    total = np.empty_like(cost)
+    total[0] = np.cumsum(cost[0])
+    for i in range(1, rows):
+        above = total[i - 1]
+        best = np.minimum(above, np.concatenate(([np.inf], above[:-1])))  # from (i-1, j|j-1)
+        running = np.cumsum(cost[i])
+        total[i] = running + np.minimum.accumulate(cost[i] + best - running)
+    i, j, path = rows - 1, columns - 1, [(rows - 1, columns - 1)]
+    while i or j:
+        if i == 0:
+            j -= 1
+        elif j == 0:
+            i -= 1
+        else:
+            steps = (total[i - 1, j - 1], total[i - 1, j], total[i, j - 1])
+            move = int(np.argmin(steps))
+            i, j = (i - 1, j - 1) if move == 0 else (i - 1, j) if move == 1 else (i, j - 1)
+        path.append((i, j))
+    path.reverse()
+    return np.array([p[0] for p in path]), np.array([p[1] for p in path])
+
+
+def aligned_figures(
+    reference: Audio,
+    estimate: Audio,
+    sample_rate: int,
+    order: int = 24,
+    n_fft: int = 1024,
+    hop: int = 256,
+    silence_db: float = 40.0,
+    **f0_options: float,
+) -> dict[str, float]:
+    """MCD, F0 RMSE (Hz and cents) and V/UV error of ``estimate`` against ``reference`` along
+    the :func:`dtw_path` of their frames' Kubichek distances (c_1..c_order of
+    :func:`mel_cepstrum`, c_0 excluded as in :func:`mel_cepstral_distortion`):
+    ``mcd_dtw`` is the mean distance over the path's pairs whose reference frame is not silent
+    (the same energy gate), the F0 figures compare each pair's YIN F0 (the same frames: hop
+    ``hop``). The signals may differ in length. NaN where nothing is left to compare."""
+    reference, estimate = as_signal(reference), as_signal(estimate)
+    alpha = mel_alpha(sample_rate)
+    reference_log, energy = spectral_frames(reference, n_fft, hop)
+    estimate_log, _ = spectral_frames(estimate, n_fft, hop)
+    reference_cepstra = warped_cepstrum(reference_log, order, alpha)[:, 1:]
+    estimate_cepstra = warped_cepstrum(estimate_log, order, alpha)[:, 1:]
+    difference = reference_cepstra[:, None, :] - estimate_cepstra[None, :, :]  # (N, M, order)
+    distance = 10 / math.log(10) * np.sqrt(2 * (difference**2).sum(axis=-1))
+    rows, columns = dtw_path(distance)
+    loud = (energy > 0) & (energy >= energy.max(initial=0.0) * 10 ** (-silence_db / 10))
+    kept = loud[rows]
+    figures = {"mcd_dtw": float(distance[rows, columns][kept].mean()) if kept.any() else math.nan}
+    reference_f0, reference_voiced = f0_track(reference, sample_rate, hop=hop, **f0_options)
+    estimate_f0, estimate_voiced = f0_track(estimate, sample_rate, hop=hop, **f0_options)
+    rows = np.minimum(rows, len(reference_f0) - 1)
+    columns = np.minimum(columns, len(estimate_f0) - 1)
+    both = reference_voiced[rows] & estimate_voiced[columns]
+    figures |= {"f0_rmse_dtw": math.nan, "f0_rmse_cents_dtw": math.nan}
+    if both.any():
+        real, fake = reference_f0[rows][both], estimate_f0[columns][both]
+        figures["f0_rmse_dtw"] = float(np.sqrt(np.mean((fake - real) ** 2)))
+        figures["f0_rmse_cents_dtw"] = float(np.sqrt(np.mean((1200 * np.log2(fake / real)) ** 2)))
+    figures["vuv_error_dtw"] = float(np.mean(reference_voiced[rows] != estimate_voiced[columns]))
+    return figures

@@ -15,6 +15,8 @@ from genmm_audio.data import SpeechDataset
 from genmm_audio.losses import RESOLUTIONS
 from genmm_audio.measures import (
     OFF_RESOLUTIONS,
+    aligned_figures,
+    dtw_path,
     f0_rmse,
     f0_track,
     fitted_alpha,
@@ -152,6 +154,46 @@ def test_vuv_error_of_a_half_silenced_tone_is_a_half():
     assert vuv_error(reference, estimate, RATE) == pytest.approx(0.5, abs=2 / frames)
     # nothing voiced in both: no F0 error to report
     assert math.isnan(f0_rmse(reference, np.zeros(RATE), RATE))
+
+
+def test_dtw_path_on_a_hand_worked_matrix():
+    # the cheap cells run (0,0) (1,0) (2,1) (2,2): one vertical step, then diagonals
+    cost = np.array([[0.0, 5.0, 9.0], [0.0, 5.0, 9.0], [9.0, 0.0, 0.0]])
+    rows, columns = dtw_path(cost)
+    assert rows.tolist() == [0, 1, 2, 2] and columns.tolist() == [0, 0, 1, 2]
+    assert cost[rows, columns].sum() == 0.0
+    assert [r.tolist() for r in dtw_path(np.ones((1, 3)))] == [[0, 0, 0], [0, 1, 2]]
+    with pytest.raises(ValueError, match="non-empty 2-D"):
+        dtw_path(np.ones((0, 3)))
+
+
+def test_dtw_path_is_the_cheapest_against_brute_force():
+    rng = np.random.default_rng(3)
+    cost = rng.random((5, 4))
+
+    def best(i, j):  # the least summed cost of a path ending at (i, j), by recursion
+        if i == 0 and j == 0:
+            return cost[0, 0]
+        before = [best(a, b) for a, b in ((i - 1, j - 1), (i - 1, j), (i, j - 1)) if a >= 0 <= b]
+        return cost[i, j] + min(before)
+
+    rows, columns = dtw_path(cost)
+    assert cost[rows, columns].sum() == pytest.approx(best(4, 3))
+    assert np.all(np.diff(rows) >= 0) and np.all(np.diff(columns) >= 0)
+    assert np.all(np.diff(rows) + np.diff(columns) >= 1)
+
+
+def test_aligned_figures_undo_a_change_of_timing():
+    # the same two tones, the first half as long again in the estimate: frame by frame the
+    # signals disagree where the second tone begins, along the warping path they match
+    reference = np.concatenate([harmonic(150.0, 0.4), harmonic(250.0, 0.4)])
+    estimate = np.concatenate([harmonic(150.0, 0.6), harmonic(250.0, 0.4)])
+    figures = aligned_figures(reference, estimate, RATE)
+    assert figures["mcd_dtw"] < 0.25 * mel_cepstral_distortion(reference, estimate, RATE)
+    assert figures["f0_rmse_dtw"] < 3.0 and figures["vuv_error_dtw"] < 0.05
+    assert aligned_figures(reference, reference, RATE)["mcd_dtw"] == pytest.approx(0.0, abs=1e-9)
+    shifted = aligned_figures(harmonic(200.0), harmonic(210.0), RATE)
+    assert shifted["f0_rmse_dtw"] == pytest.approx(10.0, abs=0.5)
 
 
 def test_average_skips_nan():
