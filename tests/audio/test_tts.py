@@ -312,3 +312,59 @@ def test_tts_generate_errors_and_voices(tts_run):
     assert all(soundfile.info(str(p)).frames > 0 for p in written)
     (listed,) = writer.generate(run, 1, base / "voices.txt", list_voices=True)
     assert listed.read_text().split() == ["en-us", "en-gb", "en-us+f3", "en-gb+m3"]
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(*args: str) -> list[dict]:
+    import json
+
+    script = ROOT / "benchmarks" / "bench_tts.py"
+    result = subprocess.run(
+        [sys.executable, str(script), *args, "--threads", "1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_mean_duration_baseline_is_the_per_phoneme_training_mean():
+    import importlib.util
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_tts", ROOT / "benchmarks" / "bench_tts.py")
+    bench_tts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_tts)
+    dataset = SimpleNamespace(
+        train_count=2,
+        phonemes=[torch.tensor([1, 2, 1]), torch.tensor([2]), torch.tensor([7])],
+        durations=[torch.tensor([2, 4, 4]), torch.tensor([6]), torch.tensor([100])],
+    )  # the third utterance is held out: it does not count
+    assert bench_tts.mean_duration_baseline(dataset) == {1: 3.0, 2: 5.0}
+
+
+def test_bench_tts_reports_quality_beside_its_ceiling_and_the_speed(tts_run):
+    _, out = tts_run
+    figures = _bench("quality", "--runs", str(out))
+    by = {(f["figure"], f.get("system", "")[:7]): f for f in figures}
+    ceiling, model = by[("mcd_dtw", "ceiling")], by[("mcd_dtw", str(out)[:7])]
+    assert ceiling["utterances"] == model["utterances"] == 2  # 8 sentences, held_out 0.25
+    assert 0 < ceiling["value"] < 100 and 0 < model["value"] < 100
+    durations = [f for f in figures if f["figure"] == "duration_error_ms"]
+    assert [d["system"].startswith("mean training duration") for d in durations] == [True, False]
+    assert durations[0]["phonemes"] == durations[1]["phonemes"] > 10
+    assert all(d["one_frame_ms"] == pytest.approx(1000 * 256 / 22050, abs=0.01) for d in durations)
+    assert "mel_adversarial weight 1.0" in durations[1]["system"]
+    (speed,) = [
+        f
+        for f in _bench("speed", "--runs", str(out), "--seconds", "1", "--repeats", "1")
+        if f["figure"] == "tts_real_time_factor"
+    ]
+    assert speed["audio_s"] > 0 and speed["real_time_median"] > 0 and speed["repeats"] == 1
