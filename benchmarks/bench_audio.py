@@ -2,7 +2,7 @@
 
     python benchmarks/bench_audio.py synthesis   # 10 s mel: Vocos (recipe and paper widths)
                                                  # against MelGAN (ngf 32, folded), interleaved
-    python benchmarks/bench_audio.py step        # one step of each phase of recipes/speech.yaml,
+    python benchmarks/bench_audio.py step        # one step of each phase of recipes/vocoder.yaml,
                                                  # and the MelGAN paper step, interleaved
     python benchmarks/bench_audio.py melgan      # our MelGAN against melgan-neurips rebuilt:
                                                  # 10 s synthesis and the batch-16 training step
@@ -10,7 +10,7 @@
     python benchmarks/bench_audio.py polyphase   # the polyphase upsampling against the transposed
                                                  # convolutions, then planar against 1-D layers
     python benchmarks/bench_audio.py memory      # peak RSS of a MelGAN training step at batch 16
-    python benchmarks/bench_audio.py quality --recipe recipes/speech.yaml   # train, then eval
+    python benchmarks/bench_audio.py quality --recipe recipes/vocoder.yaml   # train, then eval
     python benchmarks/bench_audio.py curve --designs vocos vocos_gan melgan --minutes 30
                                                  # learning curves against Griffin-Lim + png
     python benchmarks/bench_audio.py all         # synthesis, step and memory
@@ -58,7 +58,7 @@ from genmm_audio.generator import MelGANGenerator, fold_weight_norm  # noqa: E40
 from genmm_audio.trainer import GeneratorPretraining  # noqa: E402
 from genmm_audio.vocos import VocosGenerator  # noqa: E402
 
-SPEECH = ROOT / "recipes" / "speech.yaml"
+SPEECH = ROOT / "recipes" / "vocoder.yaml"
 #: what the built-in corpus describes (22,050 Hz, the MelGAN analysis): for models built here
 DESCRIPTION = {"sample_rate": 22050, "n_fft": 1024, "hop": 256, "win": 1024, "n_mels": 80}
 
@@ -134,7 +134,7 @@ def melgan_step(batch: int, segment: int = 8192, ngf: int = 32, ndf: int = 16, p
 
 
 def recipe_steps() -> dict[str, Any]:
-    """One step of each phase of recipes/speech.yaml at its batch and segment, by its own
+    """One step of each phase of recipes/vocoder.yaml at its batch and segment, by its own
     trainers, optimisers and losses, on random audio (the data's cost is not included)."""
     models, losses, recipe = recipe_models()
     segment = recipe["data"]["segment"]
@@ -490,15 +490,15 @@ def quality(recipe: Path, out: Path, overrides: list[str], limit: float) -> None
 #: design -> (recipe, overrides, checkpoint interval in steps)
 DESIGNS: dict[str, tuple[str, list[str], int]] = {
     # the default recipe: Vocos with FreeV's prior, the reconstruction-only start
-    "vocos": ("speech.yaml", [], 500),
+    "vocos": ("vocoder.yaml", [], 500),
     # a shorter start, then the discriminators join until the time limit
     "vocos_gan": (
-        "speech.yaml",
+        "vocoder.yaml",
         ["phases.pretrain.max_steps=3000", "phases.vocoder.max_steps=400"],
         250,
     ),
     # the default without FreeV's amplitude prior
-    "vocos_noprior": ("speech.yaml", ["models.generator.amplitude_prior=false"], 500),
+    "vocos_noprior": ("vocoder.yaml", ["models.generator.amplitude_prior=false"], 500),
     # the paper-faithful MelGAN recipe; its adversarial phase continues to the time limit
     "melgan": ("speech_melgan.yaml", ["phases.vocoder.max_steps=100000"], 400),
 }
@@ -583,7 +583,7 @@ def main() -> None:
         "--batch", type=int, default=16, help="melgan: the step's batch (0: synthesis only)"
     )
     parser.add_argument("--recipe", default=str(SPEECH), help="quality: the recipe to train")
-    parser.add_argument("--out", default="runs/speech_quality", help="quality/curve: folder")
+    parser.add_argument("--out", default="runs/vocoder_quality", help="quality/curve: folder")
     parser.add_argument("--limit", type=float, default=1800.0, help="quality: training seconds")
     parser.add_argument(
         "--designs",

@@ -1,7 +1,7 @@
-"""Text-to-speech quality and speed of a trained run (``recipes/tts.yaml``), one JSON line each.
+"""Text-to-speech quality and speed of a trained run (``recipes/speech.yaml``), one JSON line each.
 
-    python benchmarks/bench_tts.py quality --runs runs/tts runs/tts_nogan [--vocoder runs/tts]
-    python benchmarks/bench_tts.py speed --runs runs/tts
+    python benchmarks/bench_tts.py quality --runs runs/speech runs/speech_nogan [--vocoder runs/speech]
+    python benchmarks/bench_tts.py speed --runs runs/speech
 
 ``quality``: on the run's held-out utterances of the built-in corpus (espeak-ng's rendering of
 each sentence in its voice, never trained on), each acoustic model speaks the sentence's
@@ -13,6 +13,8 @@ V/UV error. Beside them, measured the same way:
 
 * ``ceiling``: the same vocoder on the recording's own mel (the best the acoustic model can get
   through this vocoder: the issue's target is an MCD within 1.5 dB of it);
+* the same acoustic model given the recording's durations, pitch and energy (teacher forcing,
+  as in training): how much of the distance the variance predictors add;
 * ``duration_error_ms``: mean absolute error of the predicted frames per phoneme against the
   corpus's own phoneme timings (one frame is 256 / 22,050 s = 11.6 ms), beside the non-learned
   baseline that gives every phoneme its mean training duration (per phoneme symbol).
@@ -91,15 +93,19 @@ def quality(folders: list[str], vocoder_folder: str | None) -> None:
         same = folder == (vocoder_folder or folders[0])
         run = vocoder_run if same else load_run(folder, build_data=False)
         model = run.sampling_model("acoustic").eval()
-        rows, errors = [], []
+        rows, forced, errors = [], [], []
         with torch.inference_mode():
             for i in held_out:
                 item = dataset.utterance(i)
-                outputs = model(item["phonemes"][None], speaker=item["speaker"][None])
+                phonemes, voice = item["phonemes"][None], item["speaker"][None]
+                outputs = model(phonemes, speaker=voice)
                 predicted = outputs["durations"][0].float()
                 errors += (predicted - item["durations"].float()).abs().tolist()
                 audio = speaker(outputs["mel"][0].float()).numpy()
                 rows.append(aligned_figures(references[i], audio, rate))
+                truth = {k: item[k][None] for k in ("durations", "pitch", "energy")}
+                audio = speaker(model(phonemes, speaker=voice, **truth)["mel"][0].float()).numpy()
+                forced.append(aligned_figures(references[i], audio, rate))
         weight = run.recipe["losses"].get("mel_adversarial", {}).get("weight")
         emit(
             figure="duration_error_ms",
@@ -110,6 +116,8 @@ def quality(folders: list[str], vocoder_folder: str | None) -> None:
             step=run.step,
         )
         emit_figures(f"{folder} (mel_adversarial weight {weight})", folder, rows, step=run.step)
+        system = f"{folder} (mel_adversarial weight {weight}), the true durations, pitch, energy"
+        emit_figures(system, folder, forced, step=run.step)
 
 
 def emit_figures(system: str, folder: str, rows: list[dict[str, float]], **extra) -> None:
@@ -176,7 +184,7 @@ def speed(folder: str, seconds: float, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=["quality", "speed"])
-    parser.add_argument("--runs", nargs="+", default=["runs/tts"], help="trained tts runs")
+    parser.add_argument("--runs", nargs="+", default=["runs/speech"], help="trained text-to-speech runs")
     parser.add_argument("--vocoder", default=None, help="quality: the run whose vocoder speaks")
     parser.add_argument("--seconds", type=float, default=10.0, help="speed: utterance length")
     parser.add_argument("--repeats", type=int, default=7)

@@ -3,13 +3,13 @@
 The png (:func:`genmm_audio.plots.spectrogram_figure`) needs matplotlib, the ``plots`` extra;
 without it the wav files are still written and one warning names the extra.
 
-``genmm generate runs/speech --wav in.wav -o out.wav`` resynthesises a recording through the
+``genmm generate runs/vocoder --wav in.wav -o out.wav`` resynthesises a recording through the
 vocoder (its log-mel, then the generator); ``--mel file.npy`` vocodes a saved log-mel
 (``(n_mels, N)`` or ``(1, n_mels, N)``, log10 magnitude as the front end computes it).
 The front end (sample rate, mel settings) is rebuilt from the data's ``description``, which the
 checkpoint keeps: ``genmm generate`` builds no data.
 
-A text-to-speech run (a ``models.acoustic`` text-to-mel model, e.g. ``recipes/tts.yaml``) also
+A text-to-speech run (a ``models.acoustic`` text-to-mel model, e.g. ``recipes/speech.yaml``) also
 reads text: ``--text 'Good morning.' -o hello.wav`` (``--voice NAME``, ``--speed 2`` twice as
 fast, ``--spectrogram`` for a png beside the wav), ``--text-file lines.txt -o out_dir/`` (one
 wav per non-empty line, ``001.wav``, ...), ``--list-voices``. The mel goes through the run's
@@ -203,7 +203,7 @@ def _acoustic(run: Run) -> torch.nn.Module:
     if "acoustic" not in run.models:
         raise DataError(
             "this run has no text-to-mel model (models.acoustic): --text needs a text-to-speech "
-            "run, e.g. genmm run tts"
+            "run, e.g. genmm run speech"
         )
     return run.sampling_model("acoustic")
 

@@ -1,4 +1,4 @@
-"""recipes/speech.yaml through the real CLI, tiny; then `genmm generate --wav/--mel` and
+"""recipes/vocoder.yaml through the real CLI, tiny; then `genmm generate --wav/--mel` and
 `genmm eval` on the run."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PIL import Image
 pytest.importorskip("espeakng_loader")
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-RECIPE = RECIPES / "speech.yaml"
+RECIPE = RECIPES / "vocoder.yaml"
 ENV = {"OMP_NUM_THREADS": "1"}
 
 

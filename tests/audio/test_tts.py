@@ -1,5 +1,5 @@
 """Text to speech: the text front end, durations from the corpus, monotonic alignment search,
-FastSpeech 2's length regulator, the acoustic trainer, and recipes/tts.yaml through the CLI."""
+FastSpeech 2's length regulator, the acoustic trainer, and recipes/speech.yaml through the CLI."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from genmm_audio.tts_trainer import AcousticTrainer
 
 pytest.importorskip("espeakng_loader")
 
-RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "tts.yaml"
+RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "speech.yaml"
 TINY = [
     "data.sentences=8",
     "data.held_out=0.25",

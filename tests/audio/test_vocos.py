@@ -146,7 +146,7 @@ RECIPE_OVERRIDES = [
 def test_resume_across_the_phase_boundary_is_exact(tmp_path, tone_folder):
     """Stopped right at the end of the reconstruction phase, resumed: the adversarial phase
     that follows gives the same weights as an uninterrupted run."""
-    shipped = Path(__file__).resolve().parents[2] / "recipes" / "speech.yaml"
+    shipped = Path(__file__).resolve().parents[2] / "recipes" / "vocoder.yaml"
     recipe = tmp_path / "tiny.yaml"  # the shipped recipe on a folder of tones
     data = f"{{name: audio.speech, root: {tone_folder(count=4)}, segment: 2048, held_out: 0.25}}"
     recipe.write_text(f"base: {shipped}\ndata: {data}\n")
