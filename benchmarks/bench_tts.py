@@ -1,6 +1,6 @@
 """Text-to-speech quality and speed of a trained run (``recipes/speech.yaml``), one JSON line each.
 
-    python benchmarks/bench_tts.py quality --runs runs/speech runs/speech_nogan [--vocoder runs/speech]
+    python benchmarks/bench_tts.py quality --runs runs/speech runs/speech_nogan [--png P]
     python benchmarks/bench_tts.py speed --runs runs/speech
 
 ``quality``: on the run's held-out utterances of the built-in corpus (espeak-ng's rendering of
@@ -9,7 +9,8 @@ phonemes in the utterance's voice with its own predicted durations, pitch and en
 vocoder (``--vocoder``'s run, default the first run) turns the mel into a waveform, which is
 compared with espeak-ng's along the dynamic-time-warping path of their mel-cepstra
 (:func:`genmm_audio.measures.aligned_figures`): MCD with DTW (dB), F0 RMSE (Hz and cents) and
-V/UV error. Beside them, measured the same way:
+V/UV error (``--png``: the log-mels of the first held-out sentence, the recording's above each
+model's). Beside them, measured the same way:
 
 * ``ceiling``: the same vocoder on the recording's own mel (the best the acoustic model can get
   through this vocoder: the issue's target is an MCD within 1.5 dB of it);
@@ -61,7 +62,7 @@ def mean_duration_baseline(dataset) -> dict[int, float]:
     return {phoneme: sums[phoneme] / counts[phoneme] for phoneme in sums}
 
 
-def quality(folders: list[str], vocoder_folder: str | None) -> None:
+def quality(folders: list[str], vocoder_folder: str | None, png: str | None = None) -> None:
     from genmm_audio.measures import aligned_figures
 
     vocoder_run = load_run(vocoder_folder or folders[0])
@@ -89,6 +90,8 @@ def quality(folders: list[str], vocoder_folder: str | None) -> None:
         one_frame_ms=round(frame_ms, 2),
         phonemes=len(errors),
     )
+    first = held_out[0]
+    panels = [(f"espeak-ng's recording (held-out {dataset.ids[first]})", dataset.mels[first])]
     for folder in folders:
         same = folder == (vocoder_folder or folders[0])
         run = vocoder_run if same else load_run(folder, build_data=False)
@@ -103,6 +106,8 @@ def quality(folders: list[str], vocoder_folder: str | None) -> None:
                 errors += (predicted - item["durations"].float()).abs().tolist()
                 audio = speaker(outputs["mel"][0].float()).numpy()
                 rows.append(aligned_figures(references[i], audio, rate))
+                if png and i == held_out[0]:
+                    panels.append((f"{Path(folder).name}: predicted", outputs["mel"][0].float()))
                 truth = {k: item[k][None] for k in ("durations", "pitch", "energy")}
                 audio = speaker(model(phonemes, speaker=voice, **truth)["mel"][0].float()).numpy()
                 forced.append(aligned_figures(references[i], audio, rate))
@@ -118,6 +123,9 @@ def quality(folders: list[str], vocoder_folder: str | None) -> None:
         emit_figures(f"{folder} (mel_adversarial weight {weight})", folder, rows, step=run.step)
         system = f"{folder} (mel_adversarial weight {weight}), the true durations, pitch, energy"
         emit_figures(system, folder, forced, step=run.step)
+    if png:
+        written = vocoder_run.writer.spectrogram(panels, Path(png), dataset.frontend)
+        emit(figure="spectrogram_png", path=str(written))
 
 
 def emit_figures(system: str, folder: str, rows: list[dict[str, float]], **extra) -> None:
@@ -184,8 +192,11 @@ def speed(folder: str, seconds: float, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=["quality", "speed"])
-    parser.add_argument("--runs", nargs="+", default=["runs/speech"], help="trained text-to-speech runs")
+    parser.add_argument(
+        "--runs", nargs="+", default=["runs/speech"], help="trained text-to-speech runs"
+    )
     parser.add_argument("--vocoder", default=None, help="quality: the run whose vocoder speaks")
+    parser.add_argument("--png", default=None, help="quality: log-mels of one held-out sentence")
     parser.add_argument("--seconds", type=float, default=10.0, help="speed: utterance length")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
@@ -193,7 +204,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     if args.what == "quality":
-        quality(args.runs, args.vocoder)
+        quality(args.runs, args.vocoder, args.png)
     else:
         speed(args.runs[0], args.seconds, args.repeats)
     emit(figure="bench_tts_wall_s", value=round(time.perf_counter() - started, 1))

@@ -20,7 +20,10 @@ training it adversarially.
   duration in frames; at inference the durations are ``(exp(prediction) - 1) / speed``, rounded
   on their running sum so the total follows ``speed`` to a frame (``speed`` 2 halves it);
 * **mel decoder**: 4 FFT blocks and a linear projection to ``n_mels`` (no post-net: the paper
-  drops it).
+  drops it);
+* **alignment module** (``aligner: true``, for a corpus without phoneme timings): JETS's
+  (:class:`genmm_audio.alignment.AlignmentModule`), whose monotonic alignment search gives the
+  durations in training (:meth:`FastSpeech2.align`); not used at inference.
 
 :class:`MelDiscriminator` judges log-mel segments, as the mel-domain discriminators trained
 with a FastSpeech 2 generator do (GANSpeech, Yang et al., Interspeech 2021; Multi-SpectroGAN,
@@ -39,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genmm_audio.alignment import AlignmentModule, monotonic_alignment_search
 from genmm_audio.text import PhonemeVocabulary
 
 
@@ -157,6 +161,7 @@ class FastSpeech2(nn.Module):
         predictor_dropout: float = 0.5,
         bins: int = 256,
         n_mels: int | None = None,
+        aligner: bool = False,
     ) -> None:
         super().__init__()
         description = description or {}
@@ -188,6 +193,21 @@ class FastSpeech2(nn.Module):
         self.energy_embedding = nn.Embedding(bins, hidden)
         self.decoder = nn.ModuleList(FFTBlock(**block) for _ in range(decoder_layers))
         self.projection = nn.Linear(hidden, self.n_mels)
+        self.aligner = AlignmentModule(hidden, self.n_mels) if aligner else None
+
+    def align(
+        self, phonemes: Tensor, phoneme_lengths: Tensor, mel: Tensor, mel_lengths: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """The alignment module's scores (B, L, T) of the true mel against the phoneme
+        embeddings, and the monotonic alignment search's hard path on them (B, L, T)."""
+        if self.aligner is None:
+            raise ValueError("this model has no alignment module (audio.fastspeech2 aligner: true)")
+        mask = padding_mask(phoneme_lengths, phonemes.shape[1])
+        scores = self.aligner(self.embedding(phonemes), mel, mask)
+        path = monotonic_alignment_search(
+            scores.detach().log_softmax(dim=1), phoneme_lengths, mel_lengths
+        )
+        return scores, path
 
     def speaker_index(self, voice: str) -> int:
         """The speaker embedding's row for ``voice``; ValueError listing the known ones."""

@@ -11,12 +11,23 @@ then backtracks from ``(L - 1, T - 1)``. The forward pass is vectorised over the
 phonemes (one step per frame), the backtrack over the batch. Durations are the path's row sums:
 this is how a corpus without per-phoneme timings gets its duration targets (Glow-TTS; JETS,
 Lim et al. 2022, with an alignment module in the model).
+
+:class:`AlignmentModule` gives the search its log-likelihoods inside the training phase, as
+JETS (Lim et al., Interspeech 2022, sec. 2.2) does after "One TTS Alignment to Rule Them All"
+(Badlani et al., ICASSP 2022): a convolutional encoder of the phoneme embeddings (keys) and one
+of the mel frames (queries), the score of frame ``j`` for phoneme ``i`` the negative scaled
+squared distance ``-temperature * ||q_j - k_i||^2``, a softmax over the phonemes. It learns by
+:func:`alignment_loss`: the forward-sum loss (the likelihood of every monotonic alignment,
+summed by CTC with the phonemes as the label sequence and a blank column of log-probability
+-1) plus the binarisation loss (the soft alignment's log-probability on the searched hard
+path), which together make the soft alignment sharp and monotonic.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 
 @torch.no_grad()
@@ -59,3 +70,74 @@ def monotonic_alignment_search(
 def durations_from_path(path: Tensor) -> Tensor:
     """Frames per phoneme of an alignment path: ``(B, L, T) -> (B, L)``."""
     return path.sum(-1)
+
+
+class AlignmentModule(nn.Module):
+    """Phoneme-frame log-likelihoods for the search (see the module docstring): keys from the
+    phoneme embeddings by conv(3) - ReLU - conv(1), queries from the log-mel by conv(3) -
+    ReLU - conv(1) - ReLU - conv(1), as Badlani et al. 2022 (their widths: twice the input,
+    then ``channels`` 80; temperature 0.0005)."""
+
+    def __init__(
+        self, text_channels: int, n_mels: int, channels: int = 80, temperature: float = 0.0005
+    ) -> None:
+        super().__init__()
+        self.temperature = temperature
+        self.keys = nn.Sequential(
+            nn.Conv1d(text_channels, 2 * text_channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(2 * text_channels, channels, 1),
+        )
+        self.queries = nn.Sequential(
+            nn.Conv1d(n_mels, 2 * n_mels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(2 * n_mels, n_mels, 1),
+            nn.ReLU(),
+            nn.Conv1d(n_mels, channels, 1),
+        )
+
+    def forward(self, text: Tensor, mel: Tensor, phoneme_mask: Tensor) -> Tensor:
+        """``text`` (B, L, C), ``mel`` (B, n_mels, T), ``phoneme_mask`` (B, L) true at padding
+        -> scores (B, L, T): padded phonemes at -1e4 (no probability)."""
+        keys = self.keys(text.transpose(1, 2))  # (B, channels, L)
+        queries = self.queries(mel)  # (B, channels, T)
+        distance = (
+            keys.square().sum(1)[:, :, None]
+            + queries.square().sum(1)[:, None, :]
+            - 2 * torch.bmm(keys.transpose(1, 2), queries)
+        )  # ||q_j - k_i||^2, (B, L, T)
+        scores = -self.temperature * distance
+        return scores.masked_fill(phoneme_mask[:, :, None], -1e4)
+
+
+def alignment_loss(
+    scores: Tensor, path: Tensor, phoneme_lengths: Tensor, frame_lengths: Tensor
+) -> dict[str, Tensor]:
+    """``forward_sum`` (CTC over the phonemes in order, a blank of log-probability -1, mean over
+    the batch of the per-utterance loss divided by its phoneme count, as CTC's ``mean``) and
+    ``binarisation`` (mean ``-log softmax(scores)`` over the hard ``path``'s cells)."""
+    batch, phonemes, frames = scores.shape
+    with_blank = F.pad(scores, (0, 0, 1, 0), value=-1.0)  # (B, L + 1, T), blank first
+    log_probs = with_blank.log_softmax(dim=1).permute(2, 0, 1)  # (T, B, L + 1)
+    targets = torch.arange(1, phonemes + 1, device=scores.device).expand(batch, -1)
+    forward_sum = F.ctc_loss(
+        log_probs.float(),
+        targets,
+        frame_lengths.long(),
+        phoneme_lengths.long(),
+        blank=0,
+        zero_infinity=True,
+    )
+    log_soft = scores.log_softmax(dim=1)  # over the phonemes
+    hard = path.to(log_soft.dtype)
+    binarisation = -(log_soft * hard).sum() / hard.sum().clamp(min=1.0)
+    return {"forward_sum": forward_sum, "binarisation": binarisation}
+
+
+def segment_means(values: Tensor, path: Tensor) -> Tensor:
+    """Per-frame ``values`` (B, T) averaged over each phoneme's frames of ``path`` (B, L, T):
+    (B, L); a phoneme without frames gets 0."""
+    hard = path.to(values.dtype)
+    frames = values.shape[1]
+    sums = torch.bmm(hard[:, :, :frames], values[:, :, None])[..., 0]
+    return sums / hard.sum(-1).clamp(min=1.0)

@@ -126,6 +126,11 @@ def decimal_words(text: str) -> str:
     return spoken + (" point " + " ".join(ONES[int(d)] for d in fraction) if fraction else "")
 
 
+#: scale words after an amount of money, and their abbreviations
+MONEY_SCALES = {"million": "million", "billion": "billion", "trillion": "trillion", "m": "million"}
+MONEY_SCALES |= {"bn": "billion", "tn": "trillion"}
+
+
 def money_words(symbol: str, amount: str) -> str:
     """``("$", "3.50")`` -> "three dollars fifty cents"; ``("£", "1")`` -> "one pound"."""
     unit, small = CURRENCIES[symbol]
@@ -175,6 +180,15 @@ def normalise_text(text: str) -> str:
     text = re.sub(r"\betc\.", "et cetera.", text, flags=re.IGNORECASE)
     names = "|".join(["st", *ABBREVIATIONS])
     text = re.sub(rf"\b({names})\.", _abbreviation, text, flags=re.IGNORECASE)
+    text = re.sub(  # "$10 million" is ten million dollars, "$1.5bn" one point five billion
+        r"([$£€])\s?(\d[\d,]*(?:\.\d+)?)\s?(million|billion|trillion|m|bn|tn)\b",
+        lambda m: (
+            f"{decimal_words(m.group(2).replace(',', ''))} {MONEY_SCALES[m.group(3).lower()]} "
+            f"{CURRENCIES[m.group(1)][0]}s"
+        ),
+        text,
+        flags=re.IGNORECASE,
+    )
     text = re.sub(
         r"([$£€])\s?(\d[\d,]*(?:\.\d+)?)",
         lambda m: money_words(m.group(1), m.group(2).replace(",", "")),

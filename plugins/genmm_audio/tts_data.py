@@ -75,6 +75,16 @@ def read_phoneme_table(path: Path) -> tuple[list[int], list[str]]:
     return starts, names
 
 
+def read_transcripts(root: Path) -> dict[str, str]:
+    """id -> the text as written (metadata.csv's second field: what a user would type, read
+    through the same normalisation as ``genmm generate --text``)."""
+    metadata = Path(root) / "metadata.csv"
+    if not metadata.exists():
+        return {}
+    rows = [line.split("|") for line in metadata.read_text(encoding="utf-8").splitlines()]
+    return {row[0]: row[1] for row in rows if len(row) > 1}
+
+
 def durations_from_starts(starts: list[int] | np.ndarray, hop: int, frames: int) -> np.ndarray:
     """Frames per phoneme from start samples: boundaries ``round(start / hop)``, kept
     non-decreasing inside ``[0, frames]``, the first at 0 and the end at ``frames``; the result
@@ -131,6 +141,7 @@ class TTSDataset(SpeechDataset):
         speaker: str = "default",
         bad_files: Literal["error", "skip"] = "error",
         max_files: int | None = None,
+        durations: Literal["timings", "search"] = "timings",
     ) -> None:
         super().__init__(
             root,
@@ -153,27 +164,43 @@ class TTSDataset(SpeechDataset):
         voices_by_id = corpus_voices(self.root) or {}
         # in the order the corpus speaks them (its first voice is the default one)
         self.voices = list(dict.fromkeys(voices_by_id.get(name, speaker) for name in self.ids))
+        self.searched = durations == "search"  # durations by alignment search, in training
+        self.transcripts = read_transcripts(self.root) if self.searched else {}
         names_per_item, self.durations, self.mels, self.speakers = [], [], [], []
         log_f0s, energies = [], []
         for index, name in enumerate(self.ids):
-            table = paths[name].with_suffix(".phonemes.tsv")
-            if not table.exists():
-                raise DataError(
-                    f"{table}: no phoneme timings for '{name}' (the text-to-speech data reads "
-                    "the per-phoneme start samples the built-in corpus writes beside each wav)"
-                )
-            starts, names = read_phoneme_table(table)
-            rate = soundfile.info(str(paths[name])).samplerate
-            starts = [s * sample_rate / rate for s in starts]  # to the dataset's sample rate
+            voice = voices_by_id.get(name, speaker)
+            if self.searched:
+                names = self._transcript_phonemes(index, paths[name], voice)
+            else:
+                table = paths[name].with_suffix(".phonemes.tsv")
+                if not table.exists():
+                    raise DataError(
+                        f"{table}: no phoneme timings for '{name}' (the text-to-speech data reads "
+                        "the per-phoneme start samples the built-in corpus writes beside each "
+                        "wav; for a corpus without them set data.durations=search: phonemes "
+                        "from metadata.csv's text, durations by alignment search in training)"
+                    )
+                starts, names = read_phoneme_table(table)
+                rate = soundfile.info(str(paths[name])).samplerate
+                starts = [s * sample_rate / rate for s in starts]  # to the dataset's rate
             audio = self.audio[index]
             frames = audio.numel() // hop
+            if len(names) > frames:
+                raise DataError(
+                    f"{paths[name]}: {len(names)} phonemes but {frames} mel frames; alignment "
+                    "needs at least a frame per phoneme"
+                )
             audio = audio[: frames * hop]
             with torch.no_grad():
                 magnitude = self.frontend.magnitude(audio.reshape(1, 1, -1))[0]  # (F, N)
                 mel = torch.log10(
                     torch.clamp(self.frontend.mel_basis @ magnitude, min=self.frontend.floor)
                 )  # (n_mels, N)
-            durations = durations_from_starts(starts, hop, frames)
+            if self.searched:  # placeholders: the trainer's alignment search fills them
+                durations = np.zeros(len(names), dtype=np.int64)
+            else:
+                durations = durations_from_starts(starts, hop, frames)
             f0, voiced = f0_track(audio.numpy(), sample_rate, f0_min, f0_max, hop)
             f0, voiced = f0[:frames], voiced[:frames]
             log_f0 = interpolate_unvoiced(np.log(np.maximum(f0, 1.0)), voiced)
@@ -181,15 +208,35 @@ class TTSDataset(SpeechDataset):
             names_per_item.append(names)
             self.durations.append(torch.from_numpy(durations))
             self.mels.append(mel)
-            self.speakers.append(self.voices.index(voices_by_id.get(name, speaker)))
-            log_f0s.append(phoneme_average(log_f0, durations))
-            energies.append(phoneme_average(energy, durations))
+            self.speakers.append(self.voices.index(voice))
+            if self.searched:  # per frame; averaged over the searched durations in training
+                log_f0s.append(log_f0)
+                energies.append(energy)
+            else:
+                log_f0s.append(phoneme_average(log_f0, durations))
+                energies.append(phoneme_average(energy, durations))
         self.vocabulary = PhonemeVocabulary.build(names_per_item[: self.train_count])
         self.phonemes = [torch.tensor(self.vocabulary.encode(n)) for n in names_per_item]
         self.pitch_stats = statistics(log_f0s[: self.train_count])
         self.energy_stats = statistics(energies[: self.train_count])
         self.pitch = [self._normalise(p, self.pitch_stats) for p in log_f0s]
         self.energy = [self._normalise(e, self.energy_stats) for e in energies]
+
+    def _transcript_phonemes(self, index: int, path: Path, voice: str) -> list[str]:
+        """The phonemes espeak-ng reads from the utterance's metadata.csv text."""
+        from genmm_audio.text import phonemise
+        from genmm_audio.writers import espeak_voice
+
+        text = self.transcripts.get(self.ids[index], "")
+        if not text.strip():
+            raise DataError(
+                f"{path}: no transcript (data.durations=search reads each utterance's text "
+                "from the LJSpeech metadata.csv: id|text|normalised text)"
+            )
+        try:
+            return phonemise(text, espeak_voice(voice))
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
 
     @staticmethod
     def _normalise(values: np.ndarray, stats: dict[str, float]) -> torch.Tensor:
@@ -207,12 +254,16 @@ class TTSDataset(SpeechDataset):
         }
 
     def utterance(self, index: int) -> dict[str, torch.Tensor]:
-        """Utterance ``index`` (held-out ones too, after the training ones), unpadded."""
+        """Utterance ``index`` (held-out ones too, after the training ones), unpadded. With
+        ``durations: search`` the pitch and energy are per frame, ``pitch_frames`` and
+        ``energy_frames`` (T,), and ``durations`` zeros: the trainer's alignment search gives
+        the durations and averages the frames over them."""
+        level = "_frames" if self.searched else ""
         return {
             "phonemes": self.phonemes[index],
             "durations": self.durations[index],
-            "pitch": self.pitch[index],
-            "energy": self.energy[index],
+            f"pitch{level}": self.pitch[index],
+            f"energy{level}": self.energy[index],
             "mel": self.mels[index],
             "speaker": torch.tensor(self.speakers[index]),
         }
@@ -229,25 +280,24 @@ class TTSDataset(SpeechDataset):
 
 
 def pad_utterances(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Utterances -> one padded batch (the table of the module docstring)."""
+    """Utterances -> one padded batch (the table of the module docstring; ``pitch`` and
+    ``energy`` padded to their own longest, phonemes or, with ``durations: search``, frames)."""
     count = len(items)
     lengths = torch.tensor([len(item["phonemes"]) for item in items])
     frames = torch.tensor([item["mel"].shape[-1] for item in items])
     n_mels = items[0]["mel"].shape[0]
     batch = {
-        "phonemes": torch.zeros(count, int(lengths.max()), dtype=torch.long),
-        "durations": torch.zeros(count, int(lengths.max()), dtype=torch.long),
-        "pitch": torch.zeros(count, int(lengths.max())),
-        "energy": torch.zeros(count, int(lengths.max())),
         "mel": torch.full((count, n_mels, int(frames.max())), MEL_PAD),
         "phoneme_lengths": lengths,
         "mel_lengths": frames,
         "speaker": torch.stack([item["speaker"] for item in items]),
     }
+    for key in [k for k in items[0] if k not in batch]:  # phoneme or frame sequences
+        longest = max(len(item[key]) for item in items)
+        batch[key] = torch.zeros(count, longest, dtype=items[0][key].dtype)
+        for row, item in enumerate(items):
+            batch[key][row, : len(item[key])] = item[key]
     for row, item in enumerate(items):
-        length = len(item["phonemes"])
-        for key in ("phonemes", "durations", "pitch", "energy"):
-            batch[key][row, :length] = item[key]
         batch["mel"][row, :, : item["mel"].shape[-1]] = item["mel"]
     return batch
 

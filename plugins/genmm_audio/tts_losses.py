@@ -8,7 +8,10 @@ The sum, each part scaled by its weight (all 1 in the paper), of
 * the duration MSE between the predicted and the true ``log(d + 1)`` over each utterance's
   phonemes;
 * the pitch and energy MSE between the predicted and the true (normalised, phoneme-level)
-  values over the phonemes.
+  values over the phonemes;
+* with durations by alignment search (a corpus without timings), the alignment module's
+  forward-sum and binarisation losses (:func:`genmm_audio.alignment.alignment_loss`), each
+  weighted by ``alignment`` (2, JETS's lambda_align).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from torch import Tensor
 
 from genmm.losses import Context, Loss
 from genmm_audio.acoustic import padding_mask
+from genmm_audio.alignment import alignment_loss
 
 LN10 = math.log(10.0)
 
@@ -44,10 +48,12 @@ class FastSpeech2Loss(Loss):
         duration: float = 1.0,
         pitch: float = 1.0,
         energy: float = 1.0,
+        alignment: float = 2.0,
         every: int = 1,
     ) -> None:
         super().__init__(weight, every)
         self.weights = {"mel": mel, "duration": duration, "pitch": pitch, "energy": energy}
+        self.weights |= {"forward_sum": alignment, "binarisation": alignment}
 
     def parts(self, context: Context) -> dict[str, Tensor]:
         batch, outputs = context.batch, context.outputs
@@ -57,12 +63,20 @@ class FastSpeech2Loss(Loss):
         keep = ~padding_mask(batch["mel_lengths"], frames)  # (B, T)
         error = (predicted[..., :frames] - target[..., :frames]).abs() * LN10
         log_durations = torch.log(batch["durations"].float() + 1.0)
-        return {
+        parts = {
             "mel": masked_mean(error, keep[:, None, :]),
             "duration": masked_mean((outputs["log_durations"] - log_durations) ** 2, phonemes),
             "pitch": masked_mean((outputs["pitch"] - batch["pitch"]) ** 2, phonemes),
             "energy": masked_mean((outputs["energy"] - batch["energy"]) ** 2, phonemes),
         }
+        if "alignment_scores" in outputs:  # durations by alignment search (JETS, sec. 2.2)
+            parts |= alignment_loss(
+                outputs["alignment_scores"],
+                batch["alignment_path"],
+                batch["phoneme_lengths"],
+                batch["mel_lengths"],
+            )
+        return parts
 
     def __call__(self, context: Context) -> Tensor:
         parts = self.parts(context)

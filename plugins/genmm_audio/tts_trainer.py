@@ -16,6 +16,13 @@ optimisation path (``run.update``), with the recipe's losses: the adversarial lo
 (default ``[variance]``). With the adversarial loss's ``weight`` at 0
 (``losses.mel_adversarial.weight=0``) the model trains without the game: no discriminator
 update, no adversarial term, no feature matching (it needs a trained discriminator).
+
+A corpus without phoneme timings (``audio.tts`` with ``durations: search``) gets its durations
+here, every step: the model's alignment module (``aligner: true``) scores the true mel against
+the phonemes, monotonic alignment search (Glow-TTS) takes the best monotonic path on those
+scores, its row sums are the durations the length regulator and the duration predictor use,
+and the per-frame pitch and energy are averaged over them; the alignment module learns by the
+forward-sum and binarisation losses (JETS), parts of ``audio.fastspeech2_loss``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from torch import Tensor
 from genmm.errors import RecipeError
 from genmm.losses import AdversarialLoss, Context, FeatureMatchingLoss, Loss, discriminate
 from genmm.training import Trainer
+from genmm_audio.alignment import segment_means
 from genmm_audio.tts_data import MEL_PAD
 
 if TYPE_CHECKING:
@@ -103,6 +111,13 @@ class AcousticTrainer(Trainer):
                 )
         self.g_terms = [(r, t) for r, t in terms if t.role == "generator"]
         self.d_terms = [(r, t) for r, t in terms if t.role == "discriminator"]
+        if getattr(run.dataset, "searched", False) and getattr(self.G, "aligner", None) is None:
+            raise RecipeError(
+                "the data has no phoneme timings (durations: search): the model needs its "
+                "alignment module, aligner: true",
+                file=run.recipe_file,
+                key=f"models.{self.model_role}.aligner",
+            )
         run.add_optimizer(self.model_role, default=MODEL_OPTIMIZER)
         run.add_optimizer(self.discriminator_role, default=DISCRIMINATOR_OPTIMIZER)
 
@@ -114,7 +129,18 @@ class AcousticTrainer(Trainer):
         """The next batch through the model (true durations, pitch, energy) and its windows."""
         batch = run.next_batch()
         batch = run.to_device({k: v for k, v in batch.items() if k not in ("real", "condition")})
+        scores = None
+        if "pitch_frames" in batch:  # no timings: durations by alignment search
+            scores, path = self.G.align(
+                batch["phonemes"], batch["phoneme_lengths"], batch["mel"], batch["mel_lengths"]
+            )
+            batch["durations"] = path.sum(-1)
+            batch["pitch"] = segment_means(batch["pitch_frames"], path)
+            batch["energy"] = segment_means(batch["energy_frames"], path)
+            batch["alignment_path"] = path
         outputs = self.G(**{key: batch[key] for key in INPUTS})
+        if scores is not None:
+            outputs["alignment_scores"] = scores
         real, fake = random_windows(
             batch["mel"], outputs["mel"], batch["mel_lengths"], self.segment
         )

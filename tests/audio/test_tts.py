@@ -12,7 +12,7 @@ import pytest
 import soundfile
 import torch
 
-from genmm.errors import DataError
+from genmm.errors import DataError, RecipeError
 from genmm.losses import FeatureMatchingLoss, LSGANLoss
 from genmm.testing import MiniRun
 from genmm_audio.acoustic import (
@@ -21,7 +21,13 @@ from genmm_audio.acoustic import (
     durations_at_speed,
     length_regulate,
 )
-from genmm_audio.alignment import durations_from_path, monotonic_alignment_search
+from genmm_audio.alignment import (
+    AlignmentModule,
+    alignment_loss,
+    durations_from_path,
+    monotonic_alignment_search,
+    segment_means,
+)
 from genmm_audio.text import PhonemeVocabulary, normalise_text, phonemise
 from genmm_audio.tts_data import TTSDataset, durations_from_starts
 from genmm_audio.tts_losses import FastSpeech2Loss
@@ -61,6 +67,8 @@ TINY = [
         ("I have 3 cats.", "I have three cats."),
         ("It is 3.14 metres.", "It is three point one four metres."),
         ("It costs $3.50.", "It costs three dollars fifty cents."),
+        ("More than $10 million.", "More than ten million dollars."),
+        ("It cost £1.5bn.", "It cost one point five billion pounds."),
         ("Just £1 or €2.", "Just one pound or two euros."),
         ("The 1st, 2nd, 3rd and 21st.", "The first, second, third and twenty-first."),
         ("He was 112th.", "He was one hundred twelfth."),
@@ -231,6 +239,94 @@ def test_acoustic_trainer_learns_with_and_without_the_gan(corpus):
     assert "d_loss" not in logs and "mel_feature_matching" not in logs
     after = list(models["mel_discriminator"].parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, after))
+
+
+# ----------------------------------------------------------------------------- no timings
+
+
+def test_segment_means_and_alignment_losses_by_hand():
+    path = torch.tensor([[[1, 1, 0, 0], [0, 0, 1, 1]]])  # (1, 2 phonemes, 4 frames)
+    values = torch.tensor([[1.0, 3.0, 5.0, 9.0]])
+    assert segment_means(values, path).tolist() == [[2.0, 7.0]]
+    # scores that put all of each frame's probability on its path phoneme: both losses near
+    # their least; the reverse path costs more on each
+    sharp = torch.tensor([[[20.0, 20.0, -20.0, -20.0], [-20.0, -20.0, 20.0, 20.0]]])
+    lengths, frames = torch.tensor([2]), torch.tensor([4])
+    good = alignment_loss(sharp, path, lengths, frames)
+    bad = alignment_loss(-sharp, path, lengths, frames)
+    assert float(good["binarisation"]) < 1e-6 < 10 < float(bad["binarisation"])
+    assert float(good["forward_sum"]) < float(bad["forward_sum"])
+    module = AlignmentModule(text_channels=8, n_mels=6)
+    scores = module(
+        torch.randn(2, 3, 8), torch.randn(2, 6, 5), torch.tensor([[0, 0, 1]] * 2).bool()
+    )
+    assert scores.shape == (2, 3, 5) and bool((scores[:, 2] == -1e4).all())
+    assert bool((scores[:, :2] <= 0).all())  # minus a scaled squared distance
+
+
+@pytest.fixture(scope="module")
+def untimed_folder(espeak_folder, tmp_path_factory):
+    """The rendered corpus without its phoneme tables: an LJSpeech folder as a user has it."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("untimed") / "corpus"
+    shutil.copytree(espeak_folder, root)
+    for table in root.glob("wavs/*.phonemes.tsv"):
+        table.unlink()
+    return root
+
+
+def test_a_corpus_without_timings_trains_by_alignment_search(untimed_folder, corpus):
+    with pytest.raises(DataError, match=r"no phoneme timings .*durations=search"):
+        TTSDataset(str(untimed_folder), held_out=0.17)
+    data = TTSDataset(str(untimed_folder), held_out=0.17, durations="search")
+    item = data.utterance(0)
+    assert set(item) == {"phonemes", "durations", "pitch_frames", "energy_frames", "mel", "speaker"}
+    assert len(item["pitch_frames"]) == item["mel"].shape[-1] and int(item["durations"].sum()) == 0
+
+    # the transcript's phonemes are the ones espeak-ng spoke (the timed corpus's)
+    def names(dataset, index):
+        return dataset.vocabulary.decode(dataset.phonemes[index].tolist())
+
+    # (numerals aside: espeak-ng reads "1999" in the corpus as a number, the front end as a year)
+    rows = [line.split("|") for line in (untimed_folder / "metadata.csv").read_text().splitlines()]
+    plain = [i for i, row in enumerate(rows) if not any(c.isdigit() for c in row[1])]
+    assert len(plain) >= 6 and all(names(data, i) == names(corpus, i) for i in plain)
+    torch.manual_seed(0)
+    description = data.describe()
+    tiny = dict(hidden=16, encoder_layers=1, decoder_layers=1, filters=32, predictor_filters=16)
+    losses = {"mel_adversarial": LSGANLoss(weight=0.0), "variance": FastSpeech2Loss()}
+    batches = lambda: data.get_batch([0, 1, 2, 3])  # noqa: E731
+    plain = MiniRun(
+        {
+            "acoustic": FastSpeech2(description, **tiny),
+            "mel_discriminator": MelDiscriminator(description, channels=[8, 8]),
+        },
+        losses,
+        batches,
+        batch_size=4,
+    )
+    plain.dataset = data
+    with pytest.raises(RecipeError, match="aligner: true") as refused:
+        AcousticTrainer().setup(plain)
+    assert refused.value.key == "models.acoustic.aligner"
+    models = {
+        "acoustic": FastSpeech2(description, aligner=True, **tiny),
+        "mel_discriminator": MelDiscriminator(description, channels=[8, 8]),
+    }
+    run = MiniRun(models, losses, batches, batch_size=4, optimizers={"acoustic": {"lr": 3e-3}})
+    run.dataset = data
+    trainer = AcousticTrainer()
+    trainer.setup(run)
+    context = trainer.context(run)
+    batch = context.batch
+    assert torch.equal(batch["durations"].sum(1), batch["mel_lengths"])  # a whole alignment
+    assert bool((batch["durations"].gather(1, (batch["phoneme_lengths"] - 1)[:, None]) >= 1).all())
+    logs = [run.step_once(trainer) for _ in range(25)]
+    assert {"variance.forward_sum", "variance.binarisation", "variance.mel"} <= set(logs[0])
+    first = sum(float(log["variance.forward_sum"]) for log in logs[:3])
+    last = sum(float(log["variance.forward_sum"]) for log in logs[-3:])
+    assert last < first  # the alignment module learns
 
 
 # ----------------------------------------------------------------------------- the CLI
