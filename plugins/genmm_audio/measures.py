@@ -213,7 +213,7 @@ def mel_cepstral_distortion(
     reference_log, energy = spectral_frames(reference, n_fft, hop)
     estimate_log, _ = spectral_frames(estimate, n_fft, hop)
     difference = warped_cepstrum(reference_log - estimate_log, order, alpha)[:, 1:]
-    loud = (energy > 0) & (energy >= energy.max(initial=0.0) * 10 ** (-silence_db / 10))
+    loud = loud_frames(energy, silence_db)
     if not loud.any():
         return math.nan
     per_frame = 10 / math.log(10) * np.sqrt(2 * (difference[loud] ** 2).sum(axis=-1))
@@ -312,6 +312,18 @@ def f0_figures(
     reference, estimate = trimmed(reference, estimate)
     reference_f0, reference_voiced = f0_track(reference, sample_rate, **options)
     estimate_f0, estimate_voiced = f0_track(estimate, sample_rate, **options)
+    return f0_errors(reference_f0, reference_voiced, estimate_f0, estimate_voiced)
+
+
+def f0_errors(
+    reference_f0: np.ndarray,
+    reference_voiced: np.ndarray,
+    estimate_f0: np.ndarray,
+    estimate_voiced: np.ndarray,
+    suffix: str = "",
+) -> dict[str, float]:
+    """``f0_rmse``, ``f0_rmse_cents`` (NaN when no frame is voiced in both) and
+    ``vuv_error`` of frame-paired F0 tracks, each name followed by ``suffix``."""
     both = reference_voiced & estimate_voiced
     figures = {"f0_rmse": math.nan, "f0_rmse_cents": math.nan}
     if both.any():
@@ -320,7 +332,12 @@ def f0_figures(
         figures["f0_rmse"] = float(np.sqrt(np.mean(error**2)))
         figures["f0_rmse_cents"] = float(np.sqrt(np.mean(cents**2)))
     figures["vuv_error"] = float(np.mean(reference_voiced != estimate_voiced))
-    return figures
+    return {name + suffix: value for name, value in figures.items()}
+
+
+def loud_frames(energy: np.ndarray, silence_db: float) -> np.ndarray:
+    """Frames with energy above zero and within ``silence_db`` dB of the loudest."""
+    return (energy > 0) & (energy >= energy.max(initial=0.0) * 10 ** (-silence_db / 10))
 
 
 def f0_rmse(
@@ -428,18 +445,11 @@ def aligned_figures(
     difference = reference_cepstra[:, None, :] - estimate_cepstra[None, :, :]  # (N, M, order)
     distance = 10 / math.log(10) * np.sqrt(2 * (difference**2).sum(axis=-1))
     rows, columns = dtw_path(distance)
-    loud = (energy > 0) & (energy >= energy.max(initial=0.0) * 10 ** (-silence_db / 10))
-    kept = loud[rows]
+    kept = loud_frames(energy, silence_db)[rows]
     figures = {"mcd_dtw": float(distance[rows, columns][kept].mean()) if kept.any() else math.nan}
     reference_f0, reference_voiced = f0_track(reference, sample_rate, hop=hop, **f0_options)
     estimate_f0, estimate_voiced = f0_track(estimate, sample_rate, hop=hop, **f0_options)
     rows = np.minimum(rows, len(reference_f0) - 1)
     columns = np.minimum(columns, len(estimate_f0) - 1)
-    both = reference_voiced[rows] & estimate_voiced[columns]
-    figures |= {"f0_rmse_dtw": math.nan, "f0_rmse_cents_dtw": math.nan}
-    if both.any():
-        real, fake = reference_f0[rows][both], estimate_f0[columns][both]
-        figures["f0_rmse_dtw"] = float(np.sqrt(np.mean((fake - real) ** 2)))
-        figures["f0_rmse_cents_dtw"] = float(np.sqrt(np.mean((1200 * np.log2(fake / real)) ** 2)))
-    figures["vuv_error_dtw"] = float(np.mean(reference_voiced[rows] != estimate_voiced[columns]))
-    return figures
+    paired = (reference_f0[rows], reference_voiced[rows], estimate_f0[columns])
+    return figures | f0_errors(*paired, estimate_voiced[columns], suffix="_dtw")
