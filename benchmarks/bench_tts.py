@@ -125,7 +125,7 @@ def quality(folders: list[str], vocoder_folder: str | None, png: str | None = No
         emit_figures(system, folder, forced, step=run.step)
     if png:
         written = vocoder_run.writer.spectrogram(panels, Path(png), dataset.frontend)
-        emit(figure="spectrogram_png", path=str(written))
+        emit(figure="spectrogram_png", path=png if written or Path(png).exists() else None)
 
 
 def emit_figures(system: str, folder: str, rows: list[dict[str, float]], **extra) -> None:
